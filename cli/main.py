@@ -1,0 +1,37 @@
+"""``tod-al``: Click commands that parse, validate, call the engine and print. No algorithm code."""
+import sys
+
+import click
+
+from .run import run
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(package_name="tod-plugin")
+def cli():
+    """Deep active learning experiments (TOD/COD, random, ...) on modAL."""
+
+
+cli.add_command(run)
+
+
+def main(argv=None):
+    """Entry point: bad input prints one line ``error: ...`` and exits 2, without a traceback."""
+    from tod_plugin.errors import ConfigError
+
+    try:
+        code = cli.main(args=argv, prog_name="tod-al", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(2)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    sys.exit(code or 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""In-memory batching: arrays become tensors once, batches are slices prepared on the device.
+
+This replaces skorch's per-sample ``DataLoader`` for array input. A batch is gathered from the
+resident tensor by index, moved to the training device, augmented there (training only), turned
+into floats (uint8 is scaled to [0, 1]) and normalised with ``(x - mean) / std``.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .augment import random_crop_flip
+
+
+class ArrayDataset(torch.utils.data.Dataset):
+    """Images (or feature rows) ``X`` and encoded labels ``y`` held as tensors."""
+
+    def __init__(self, X, y=None, device="cpu"):
+        self.X = torch.as_tensor(X).to(device)
+        self.y = None if y is None else torch.as_tensor(y, dtype=torch.long).to(device)
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, index):
+        return self.X[index], (self.y[index] if self.y is not None else torch.tensor(0))
+
+
+@dataclass
+class BatchPreparer:
+    """Turns a raw batch into the network's input: augment, to float, normalise."""
+
+    device: str
+    mean: tuple = None
+    std: tuple = None
+    crop_padding: int = 0
+    hflip: bool = False
+
+    def __call__(self, x, training, generator=None):
+        x = x.to(self.device, non_blocking=True)
+        augment = training and x.ndim == 4 and (self.crop_padding or self.hflip)
+        if augment:
+            x = random_crop_flip(x, self.crop_padding, self.hflip, generator)
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+        if self.mean is not None:
+            shape = (1, -1) + (1,) * (x.ndim - 2)
+            mean = torch.as_tensor(self.mean, dtype=x.dtype, device=x.device).view(shape)
+            std = torch.as_tensor(self.std, dtype=x.dtype, device=x.device).view(shape)
+            x = (x - mean) / std
+        return x
+
+
+class BatchIterator:
+    """Iterates an :class:`ArrayDataset` in (optionally shuffled) slices; re-iterable per epoch."""
+
+    def __init__(self, dataset, batch_size, prepare, training, generator=None):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.prepare = prepare
+        self.training = training
+        self.generator = generator
+
+    def __len__(self):
+        return -(-len(self.dataset) // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.dataset)
+        if self.training:
+            order = torch.randperm(n, generator=self.generator).to(self.dataset.X.device)
+        for start in range(0, n, self.batch_size):
+            if self.training:
+                index = order[start:start + self.batch_size]
+                x, y = self.dataset.X[index], self.dataset.y[index]
+            else:
+                x = self.dataset.X[start:start + self.batch_size]
+                y = None if self.dataset.y is None else self.dataset.y[start:start + self.batch_size]
+            x = self.prepare(x, self.training, self.generator)
+            yield x, (y.to(x.device, non_blocking=True) if y is not None else None)
+
+
+def auto_batch_size(n_samples):
+    """Default training batch: n/16 clipped to [8, 128], so a few dozen labels still give several steps."""
+    return int(np.clip(n_samples // 16, 8, 128))

@@ -1,0 +1,9 @@
+"""Exceptions raised for bad input, so that the CLI can tell them from bugs."""
+
+
+class ConfigError(ValueError):
+    """A user-supplied setting, file or input is invalid; the message says which and how to fix it."""
+
+
+class MissingHookError(ConfigError):
+    """A query strategy needs state recorded by a training hook that the net was not given."""

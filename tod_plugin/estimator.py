@@ -1,0 +1,386 @@
+"""``ALNetClassifier``: a skorch classifier made for deep active learning on image arrays."""
+import copy
+import functools
+import inspect
+import numbers
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from skorch import NeuralNetClassifier
+from skorch.dataset import unpack_data
+from sklearn.utils import check_random_state
+
+from .batching import ArrayDataset, BatchIterator, BatchPreparer, auto_batch_size
+from .errors import ConfigError
+
+PAPER_SGD_DEFAULTS = {"momentum": 0.9, "weight_decay": 5e-4}
+
+
+def resolve_device(device):
+    """``"auto"`` means CUDA when available, else CPU; anything else is returned unchanged."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+@contextmanager
+def resolved_device(net):
+    """``net.device`` resolved inside the block; the parameter keeps its verbatim value outside."""
+    requested = net.__dict__.get("device")
+    if requested != "auto":
+        yield
+        return
+    net.__dict__["device"] = resolve_device(requested)
+    try:
+        yield
+    finally:
+        net.__dict__["device"] = requested
+
+
+def _on_resolved_device(method):
+    """Run ``method`` under :func:`resolved_device`."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with resolved_device(self):
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def main_output(output):
+    """A module may return ``(logits, extras...)``; predictions use the first element."""
+    return output[0] if isinstance(output, (tuple, list)) else output
+
+
+def module_state(module):
+    """A detached CPU copy of a module's ``state_dict`` (picklable without CUDA)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+
+
+class ALNetClassifier(NeuralNetClassifier):
+    """A skorch ``NeuralNetClassifier`` for active learning on numpy image arrays.
+
+    Differences from skorch's defaults, each chosen so that small labeled sets learn:
+    ``criterion=CrossEntropyLoss`` on logits, ``train_split=None``, SGD with the papers' momentum
+    0.9 and weight decay 5e-4 (unless ``optimizer__momentum`` / ``optimizer__weight_decay`` are
+    given), ``batch_size="auto"`` (n/16 clipped to [8, 128]) and ``verbose=0``.
+
+    Parameters (besides skorch's)
+    -----------------------------
+    classes : array-like or None
+        All labels the task can have. Give it in active learning: the first labeled set may miss some.
+    random_state : int, RandomState or None
+        Seeds weight initialisation, shuffling, augmentation and dropout.
+    device : "auto", "cpu", "cuda", ...
+        ``"auto"`` picks CUDA when available; the parameter keeps the value it was given.
+    normalize : (mean, std) or None
+        Per-channel normalisation applied after uint8 images are scaled to [0, 1].
+    crop_padding : int
+        Random crop with this much zero padding on training batches (0 = off).
+    hflip : bool
+        Random horizontal flips on training batches.
+    eval_batch_size : int
+        Batch size for prediction and pool scoring.
+    warm_start : bool
+        ``True`` keeps the weights between fits (TOD / LL4AL / BAL protocol) while the optimizer
+        restarts at every fit (fresh momentum, initial ``lr``); give skorch's ``LRScheduler``
+        ``last_epoch=-1`` so the schedule restarts too (skorch otherwise resumes it from the
+        history). ``False`` re-initialises the network each fit.
+
+    Input ``X``: arrays of shape (N, C, H, W), (N, H, W) (a channel axis is added) or (N, F)
+    (feature rows, for non-image modules); uint8 or float. A module class whose constructor takes
+    ``num_classes``, ``in_channels`` or ``in_features`` gets them from the data unless given as
+    ``module__...``.
+
+    Fitted state: ``module_``, ``classes_``, ``reference_state_`` (the weights the latest fit
+    started from when warm-starting; in general the previous fit's final weights, and the initial
+    weights at the first fit; the COD reference), ``reference_is_initial_``, ``n_fits_``.
+    """
+
+    def __init__(
+        self,
+        module,
+        *args,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.SGD,
+        lr=0.05,
+        max_epochs=30,
+        batch_size="auto",
+        train_split=None,
+        classes=None,
+        random_state=None,
+        device="auto",
+        normalize=None,
+        crop_padding=0,
+        hflip=False,
+        eval_batch_size=1024,
+        verbose=0,
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            *args,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            classes=classes,
+            device=device,
+            verbose=verbose,
+            **kwargs,
+        )
+        self.random_state = random_state
+        self.normalize = normalize
+        self.crop_padding = crop_padding
+        self.hflip = hflip
+        self.eval_batch_size = eval_batch_size
+
+    # ------------------------------------------------------------------ validation
+    def _validate_own_params(self):
+        bs = self.batch_size
+        if not (bs == "auto" or bs == -1 or (isinstance(bs, numbers.Integral) and bs > 0)):
+            raise ConfigError(f"batch_size must be 'auto', -1 or a positive int, got {bs!r}")
+        if not (isinstance(self.eval_batch_size, numbers.Integral) and self.eval_batch_size > 0):
+            raise ConfigError(f"eval_batch_size must be a positive int, got {self.eval_batch_size!r}")
+        if not (isinstance(self.crop_padding, numbers.Integral) and self.crop_padding >= 0):
+            raise ConfigError(f"crop_padding must be an int >= 0, got {self.crop_padding!r}")
+        if self.normalize is not None and (len(self.normalize) != 2 or len(self.normalize[0]) != len(self.normalize[1])):
+            raise ConfigError("normalize must be None or (mean, std) with one value per channel each")
+
+    def check_X(self, X, name="X", same_shape=True):
+        """Validate an input array; returns it as a numpy/torch array of ndim >= 2.
+
+        ``same_shape`` also requires the sample shape the net was fitted on.
+        """
+        if isinstance(X, torch.utils.data.Dataset) and not isinstance(X, torch.Tensor):
+            return X
+        if not isinstance(X, torch.Tensor):
+            X = np.asarray(X)
+            if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+                raise ConfigError(f"{name} must be a numeric array, got dtype {X.dtype}")
+        if X.ndim < 2:
+            raise ConfigError(
+                f"{name} must have shape (n_samples, C, H, W), (n_samples, H, W) or (n_samples, n_features); "
+                f"got a {X.ndim}-D array of shape {tuple(X.shape)}. Reshape a single sample with X[None]."
+            )
+        if len(X) == 0:
+            raise ConfigError(f"{name} is empty: it needs at least one sample")
+        if X.dtype not in (np.uint8, torch.uint8):
+            finite = torch.isfinite(X).all() if isinstance(X, torch.Tensor) else np.isfinite(X).all()
+            if not finite:
+                raise ConfigError(f"{name} contains NaN or infinity; clean or impute it first")
+        if X.ndim == 3:
+            X = X[:, None]
+        if same_shape and self.initialized_ and hasattr(self, "input_shape_") and tuple(X.shape[1:]) != self.input_shape_:
+            raise ConfigError(
+                f"{name} has samples of shape {tuple(X.shape[1:])}, but {type(self).__name__} was fitted "
+                f"on samples of shape {self.input_shape_}"
+            )
+        return X
+
+    def check_data(self, X, y):
+        super().check_data(X, y)
+        if y is not None and self.classes is not None:
+            unknown = np.setdiff1d(np.unique(np.asarray(y)), np.asarray(self.classes))
+            if len(unknown):
+                raise ConfigError(f"y has labels {unknown.tolist()} that are not in classes={list(self.classes)}")
+
+    def encode_labels(self, y):
+        """Labels -> class indices ``0..n_classes-1`` in the order of ``classes_``."""
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ConfigError(f"y must be a 1-D array of labels, got shape {y.shape}")
+        classes = self.classes_
+        index = np.searchsorted(classes, y)
+        index = np.clip(index, 0, len(classes) - 1)
+        if not np.array_equal(classes[index], y):
+            raise ConfigError(f"y has labels outside classes_={classes.tolist()}")
+        return index
+
+    # ------------------------------------------------------------------ initialisation
+    @_on_resolved_device
+    def initialize(self):
+        self._validate_own_params()
+        self.rng_ = np.random.RandomState(check_random_state(self.random_state).randint(2**31 - 1))
+        self.n_fits_ = 0
+        return super().initialize()
+
+    def _draw_seed(self):
+        return int(self.rng_.randint(2**31 - 1))
+
+    @contextmanager
+    def seeded_torch(self, seed):
+        """Fork torch's global RNG (CPU, and CUDA when used) and seed it; restore on exit."""
+        devices = [torch.cuda.current_device()] if str(self.device).startswith("cuda") else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield
+
+    def get_params_for(self, prefix):
+        params = super().get_params_for(prefix)
+        if prefix == "module" and not isinstance(self.module, torch.nn.Module):
+            params = {**self._inferred_module_params(), **params}
+        return params
+
+    def _inferred_module_params(self):
+        try:
+            accepted = inspect.signature(self.module).parameters
+        except (TypeError, ValueError):
+            return {}
+        inferred = {}
+        shape = getattr(self, "input_shape_", None)
+        if "num_classes" in accepted and self._classes_known():
+            inferred["num_classes"] = len(self.classes_)
+        if shape is not None and len(shape) == 3 and "in_channels" in accepted:
+            inferred["in_channels"] = shape[0]
+        if shape is not None and len(shape) == 1 and "in_features" in accepted:
+            inferred["in_features"] = shape[0]
+        return inferred
+
+    def _classes_known(self):
+        return self.classes is not None or hasattr(self, "classes_inferred_")
+
+    def initialize_module(self):
+        with self.seeded_torch(self._draw_seed() if hasattr(self, "rng_") else 0):
+            return super().initialize_module()
+
+    def get_params_for_optimizer(self, prefix, named_parameters):
+        args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
+        if prefix == "optimizer" and self.optimizer is torch.optim.SGD:
+            kwargs = {**PAPER_SGD_DEFAULTS, **kwargs}
+        return args, kwargs
+
+    # ------------------------------------------------------------------ fitting
+    @_on_resolved_device
+    def fit(self, X, y, **fit_params):
+        """Fit on labeled ``(X, y)``; see ``warm_start`` for what carries over between fits."""
+        X = self.check_X(X, same_shape=self.warm_start)
+        if y is None:
+            raise ConfigError("y is required: ALNetClassifier is trained on labeled data")
+        if not isinstance(X, torch.utils.data.Dataset) and len(y) != len(X):
+            raise ConfigError(f"X and y have different lengths: {len(X)} and {len(y)}")
+        previous = module_state(self.module_) if self.initialized_ else None
+        if self.warm_start and self.initialized_:
+            self.initialize_optimizer()
+        else:
+            self._initialize_for(X, y)
+        self.reference_state_ = previous if previous is not None else module_state(self.module_)
+        self.reference_is_initial_ = previous is None
+        self.partial_fit(X, y, **fit_params)
+        self.n_fits_ += 1
+        return self
+
+    def _initialize_for(self, X, y):
+        """Initialise with the module's sizes taken from the data (see ``module__*`` inference)."""
+        self.check_data(X, y)
+        if not isinstance(X, torch.utils.data.Dataset):
+            self.input_shape_ = tuple(X.shape[1:])
+        self.initialize()
+
+    @_on_resolved_device
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        X = self.check_X(X)
+        if not self.initialized_:
+            self._initialize_for(X, y)
+        with self.seeded_torch(self._draw_seed()):
+            self.fit_generator_ = torch.Generator().manual_seed(self._draw_seed())
+            try:
+                return super().partial_fit(X, y, classes=classes, **fit_params)
+            finally:
+                del self.fit_generator_
+
+    def train_batch_size(self, n_samples):
+        """The training batch size used for ``n_samples`` labeled samples."""
+        if self.batch_size == "auto":
+            return auto_batch_size(n_samples)
+        return n_samples if self.batch_size == -1 else min(self.batch_size, n_samples)
+
+    def steps_per_epoch(self, n_samples):
+        """Optimizer steps in one epoch over ``n_samples`` (the last batch is kept, not dropped)."""
+        return -(-n_samples // self.train_batch_size(n_samples))
+
+    # ------------------------------------------------------------------ data path
+    @property
+    def batch_preparer(self):
+        mean, std = self.normalize if self.normalize is not None else (None, None)
+        return BatchPreparer(resolve_device(self.device), mean, std, self.crop_padding, self.hflip)
+
+    def get_dataset(self, X, y=None):
+        if isinstance(X, torch.utils.data.Dataset) and not isinstance(X, torch.Tensor):
+            return super().get_dataset(X, y)
+        X = self.check_X(X)
+        y = None if y is None else self.encode_labels(y)
+        return ArrayDataset(X, y, device=resolve_device(self.device))
+
+    def get_iterator(self, dataset, training=False):
+        if not isinstance(dataset, ArrayDataset):
+            return super().get_iterator(dataset, training=training)
+        if training:
+            batch_size = self.train_batch_size(len(dataset))
+            generator = getattr(self, "fit_generator_", None)
+        else:
+            batch_size, generator = self.eval_batch_size, None
+        return BatchIterator(dataset, batch_size, self.batch_preparer, training, generator)
+
+    def evaluation_step(self, batch, training=False):
+        """Forward a batch; a module returning a tuple contributes its first output (main head)."""
+        self.check_is_fitted()
+        Xi, _ = unpack_data(batch)
+        with torch.set_grad_enabled(training):
+            self._set_training(training)
+            return main_output(self.infer(Xi))
+
+    def get_loss(self, y_pred, y_true, *args, **kwargs):
+        return super().get_loss(main_output(y_pred), y_true, *args, **kwargs)
+
+    # ------------------------------------------------------------------ prediction
+    def forward_iter(self, X, training=False, device="cpu"):
+        if not isinstance(X, torch.utils.data.Dataset):
+            X = self.check_X(X)
+        with resolved_device(self):
+            yield from super().forward_iter(X, training=training, device=device)
+
+    def predict(self, X):
+        """Class labels (from ``classes_``) of the highest predicted probability."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def iter_batches(self, X):
+        """Prepared evaluation batches of ``X`` on the net's device (for pool scoring)."""
+        dataset = self.get_dataset(X)
+        for x, _ in self.get_iterator(dataset, training=False):
+            yield x
+
+    def copy_module_with(self, state):
+        """A copy of ``module_`` with ``state`` loaded, in eval mode, on the net's device."""
+        module = copy.deepcopy(self.module_)
+        module.load_state_dict(state)
+        return module.to(resolve_device(self.device)).eval()
+
+    def hook(self, hook_type):
+        """The callback instance of ``hook_type`` the net was trained with, or None."""
+        for _, callback in getattr(self, "callbacks_", []):
+            if isinstance(callback, hook_type):
+                return callback
+        return None
+
+    # ------------------------------------------------------------------ pickling
+    def __setstate__(self, state):
+        requested = state.get("device")
+        if requested == "auto":
+            state["device"] = resolve_device(requested)
+        super().__setstate__(state)
+        if requested == "auto":
+            self.__dict__["device"] = "auto"
+
+    @_on_resolved_device
+    def load_params(self, *args, **kwargs):
+        return super().load_params(*args, **kwargs)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags

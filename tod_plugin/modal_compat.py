@@ -1,0 +1,62 @@
+"""Make modAL 0.4.x work on current scikit-learn, and detect its query contract once.
+
+* scikit-learn 1.6 renamed ``check_X_y(force_all_finite=)`` to ``ensure_all_finite`` (a
+  FutureWarning on 1.6/1.7, a TypeError from 1.8). modAL binds ``check_X_y`` into its own modules
+  at import time (``modAL.models.base`` in 0.4.1, ``modAL.models.learners`` in 0.4.2.1), so the fix
+  rebinds those names to a translating wrapper. scikit-learn itself is never touched, and the
+  patch is idempotent and applied only where the installed scikit-learn needs it.
+* modAL 0.4.1's ``query`` expects a strategy to return indices; 0.4.2 unpacks
+  ``(indices, scores)`` and calls the strategy a second time when that fails.
+  :data:`QUERY_RETURNS_SCORES` tells the strategies which of the two to return.
+"""
+import functools
+import importlib
+import inspect
+
+import sklearn.utils
+
+_MODAL_MODULES = ("modAL.models.base", "modAL.models.learners")
+
+
+def _needs_translation(check_X_y):
+    return "ensure_all_finite" in inspect.signature(check_X_y).parameters
+
+
+def _translating(check_X_y):
+    @functools.wraps(check_X_y)
+    def check_X_y_compat(*args, force_all_finite=None, **kwargs):
+        if force_all_finite is not None:
+            kwargs.setdefault("ensure_all_finite", force_all_finite)
+        return check_X_y(*args, **kwargs)
+
+    check_X_y_compat.translates_force_all_finite = True
+    return check_X_y_compat
+
+
+def patch_modal_check_X_y():
+    """Rebind ``check_X_y`` in modAL's modules; returns the names of the modules patched."""
+    original = sklearn.utils.check_X_y
+    if not _needs_translation(original):
+        return []
+    patched = []
+    for name in _MODAL_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        bound = getattr(module, "check_X_y", None)
+        if bound is None or getattr(bound, "translates_force_all_finite", False):
+            continue
+        module.check_X_y = _translating(bound)
+        patched.append(name)
+    return patched
+
+
+def _query_returns_scores():
+    from modAL.models.base import BaseLearner
+
+    return "return_metrics" in inspect.signature(BaseLearner.query).parameters
+
+
+patch_modal_check_X_y()
+QUERY_RETURNS_SCORES = _query_returns_scores()

@@ -1,0 +1,92 @@
+"""What every query strategy shares: finding the net, checking arguments, picking, returning."""
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state
+
+from ..errors import ConfigError
+from ..estimator import ALNetClassifier
+from ..modal_compat import QUERY_RETURNS_SCORES
+
+
+def resolve_net(classifier, X_pool):
+    """``(net, X)`` from a modAL learner, an ``ALNetClassifier`` or a ``Pipeline`` ending in one.
+
+    For a Pipeline, ``X`` is ``X_pool`` passed through the steps before the net.
+    """
+    estimator = getattr(classifier, "estimator", classifier)
+    if isinstance(estimator, Pipeline):
+        net = estimator.steps[-1][1]
+        X_pool = estimator[:-1].transform(X_pool) if len(estimator.steps) > 1 else X_pool
+        estimator = net
+    if not isinstance(estimator, ALNetClassifier):
+        raise TypeError(
+            "classifier must be a modAL learner, an ALNetClassifier or a Pipeline ending in one; "
+            f"got {type(estimator).__name__}"
+        )
+    if not estimator.initialized_:
+        raise ConfigError("the classifier is not fitted yet: fit it (or give the learner X_training) before querying")
+    return estimator, X_pool
+
+
+def check_n_instances(n_instances, n_pool):
+    """A positive int; more than the pool gives the whole pool with a warning."""
+    if isinstance(n_instances, bool) or not isinstance(n_instances, numbers.Integral) or n_instances < 1:
+        raise ConfigError(f"n_instances must be a positive int, got {n_instances!r}")
+    if n_pool == 0:
+        raise ConfigError("X_pool is empty: there is nothing left to query")
+    if n_instances > n_pool:
+        warnings.warn(f"n_instances={n_instances} is more than the pool ({n_pool}); returning the whole pool", stacklevel=3)
+        return n_pool
+    return int(n_instances)
+
+
+def pool_size(X_pool):
+    if not hasattr(X_pool, "__len__") or not hasattr(X_pool, "shape"):
+        raise ConfigError(f"X_pool must be an array, got {type(X_pool).__name__}")
+    return len(X_pool)
+
+
+def candidates(n_pool, n_instances, subset, rng):
+    """Sorted indices of the random subset S of the pool that gets scored (all when ``subset`` is None).
+
+    A subset smaller than ``n_instances`` is enlarged to ``n_instances`` with a warning.
+    """
+    if subset is None or subset >= n_pool:
+        return np.arange(n_pool)
+    if isinstance(subset, bool) or not isinstance(subset, numbers.Integral) or subset < 1:
+        raise ConfigError(f"subset must be None or a positive int, got {subset!r}")
+    if subset < n_instances:
+        warnings.warn(f"subset={subset} is smaller than n_instances={n_instances}; scoring {n_instances}", stacklevel=3)
+        subset = n_instances
+    return np.sort(rng.choice(n_pool, size=subset, replace=False))
+
+
+def top(scores, n_instances, highest=True):
+    """Positions of the ``n_instances`` best scores, best first; ties keep pool order."""
+    order = np.argsort(-scores if highest else scores, kind="stable")
+    return order[:n_instances]
+
+
+def query_result(indices, scores):
+    """What the installed modAL's ``query`` expects: indices (0.4.1) or ``(indices, scores)`` (0.4.2+)."""
+    indices = np.asarray(indices, dtype=np.intp)
+    return (indices, np.asarray(scores, dtype=np.float64)) if QUERY_RETURNS_SCORES else indices
+
+
+def rank_pool(classifier, X_pool, n_instances, subset, random_state, score, highest=True):
+    """The template of every scoring strategy: subset, score, take the best, return for modAL.
+
+    ``score(net, X_subset)`` returns one float per row of ``X_subset``; ``highest`` is a bool or
+    a function of the net giving one.
+    """
+    n_pool = pool_size(X_pool)
+    n_instances = check_n_instances(n_instances, n_pool)
+    net, X = resolve_net(classifier, X_pool)
+    rng = check_random_state(random_state)
+    rows = candidates(n_pool, n_instances, subset, rng)
+    scores = score(net, X[rows] if len(rows) < n_pool else X)
+    best = top(scores, n_instances, highest(net) if callable(highest) else highest)
+    return query_result(rows[best], scores[best])

@@ -1,0 +1,56 @@
+"""COD and TOD: output discrepancy between the current model and an earlier state of it.
+
+Huang et al., ICCV 2021 / TNNLS 2022. s(x) = 1/2 * || softmax(z_now(x)) - softmax(z_ref(x)) ||^2.
+"""
+from ..errors import MissingHookError
+from ..hooks import StepSnapshot
+from ..inference import score_pool
+from ..scoring import output_discrepancy
+from ._common import ConfigError, rank_pool
+
+FIRST_CYCLE_RULES = ("highest", "lowest")
+
+
+def _discrepancy(net, X, reference_state):
+    reference = net.copy_module_with(reference_state)
+    return score_pool(net, X, [net.module_, reference], output_discrepancy)
+
+
+def cod_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_state=None, first_cycle="highest"):
+    """Cyclic output discrepancy: the current model against the previous fit's final weights.
+
+    The reference is ``net.reference_state_``: the weights before the latest fit when
+    warm-starting, the previous fit's final weights in general, the initial (untrained) weights
+    after the first fit. Picks the ``n_instances`` highest scores on a random ``subset`` of the pool.
+    ``first_cycle="lowest"`` takes the LOWEST scores while the reference is the untrained network,
+    as the reference implementation does in cycle 0 (for exact replication of the paper).
+    """
+    if first_cycle not in FIRST_CYCLE_RULES:
+        raise ConfigError(f"first_cycle must be one of {FIRST_CYCLE_RULES}, got {first_cycle!r}")
+
+    def score(net, X):
+        return _discrepancy(net, X, net.reference_state_)
+
+    def highest(net):
+        return not (first_cycle == "lowest" and net.reference_is_initial_)
+
+    return rank_pool(classifier, X_pool, n_instances, subset, random_state, score, highest=highest)
+
+
+def tod_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_state=None):
+    """Temporal output discrepancy: the final weights against those T optimizer steps earlier.
+
+    Needs the net to be trained with ``tod_plugin.hooks.StepSnapshot(steps_before_end=T)``.
+    """
+
+    def score(net, X):
+        hook = net.hook(StepSnapshot)
+        if hook is None or getattr(hook, "snapshot_", None) is None:
+            raise MissingHookError(
+                "tod_sampling needs the weights from T steps before the end of the fit: train the net "
+                "with callbacks=[tod_plugin.hooks.StepSnapshot()] (then fit it again)"
+            )
+        return _discrepancy(net, X, hook.snapshot_)
+
+    return rank_pool(classifier, X_pool, n_instances, subset, random_state, score)
+
