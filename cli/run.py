@@ -41,6 +41,7 @@ def run(strategies, out, quiet, batch_size, **settings):
                                      param_hint="--batch-size") from None
     config = RunConfig(strategies=strategies, batch_size=batch_size, **settings).validate()
     dataset = load_dataset(config.dataset)
+    config.budget(len(dataset.X_train))
     out = Path(out) if out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     store = RunStore(out)
     store.create(config.to_dict())

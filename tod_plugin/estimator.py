@@ -263,13 +263,15 @@ class ALNetClassifier(NeuralNetClassifier):
             raise ConfigError("y is required: ALNetClassifier is trained on labeled data")
         if not isinstance(X, torch.utils.data.Dataset) and len(y) != len(X):
             raise ConfigError(f"X and y have different lengths: {len(X)} and {len(y)}")
-        previous = module_state(self.module_) if self.initialized_ else None
-        if self.warm_start and self.initialized_:
+        fitted_before = self.initialized_ and getattr(self, "n_fits_", 0) > 0
+        continuing = self.warm_start and self.initialized_
+        previous = module_state(self.module_) if fitted_before or continuing else None
+        if continuing:
             self.initialize_optimizer()
         else:
             self._initialize_for(X, y)
         self.reference_state_ = previous if previous is not None else module_state(self.module_)
-        self.reference_is_initial_ = previous is None
+        self.reference_is_initial_ = not fitted_before
         self.partial_fit(X, y, **fit_params)
         self.n_fits_ += 1
         return self

@@ -79,6 +79,17 @@ class RunConfig:
             raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
         return self
 
+    def budget(self, n_pool):
+        """``(initial, query_size)`` as counts for a pool of ``n_pool``; refuses budgets past the pool."""
+        initial = resolve_budget(self.initial, n_pool)
+        query_size = resolve_budget(self.query_size, n_pool)
+        if initial + self.cycles * query_size > n_pool:
+            raise ConfigError(
+                f"initial ({initial}) + cycles ({self.cycles}) x query_size ({query_size}) is more than the "
+                f"pool ({n_pool}); lower --cycles, --initial or --query-size"
+            )
+        return initial, query_size
+
     def to_dict(self):
         data = dataclasses.asdict(self)
         data["strategies"] = list(self.strategies)

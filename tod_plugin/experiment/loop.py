@@ -12,10 +12,8 @@ from modAL.models import ActiveLearner
 from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import MultiStepLR
 
-from ..errors import ConfigError
 from ..estimator import ALNetClassifier
 from ..models import MODELS
-from .config import resolve_budget
 from .strategies import STRATEGIES
 
 
@@ -43,13 +41,7 @@ def build_net(config, dataset, seed, hooks=(), progress_callbacks=()):
 def run_experiment(config, dataset, store, progress):
     """Run every trial and strategy; each finished cycle is written to ``store`` at once."""
     n_pool = len(dataset.X_train)
-    initial = resolve_budget(config.initial, n_pool)
-    query_size = resolve_budget(config.query_size, n_pool)
-    if initial + config.cycles * query_size > n_pool:
-        raise ConfigError(
-            f"initial ({initial}) + cycles ({config.cycles}) x query_size ({query_size}) is more than the "
-            f"pool ({n_pool}); lower --cycles, --initial or --query-size"
-        )
+    initial, query_size = config.budget(n_pool)
     for trial in range(config.trials):
         seed = config.seed + trial
         initial_rows = np.sort(np.random.RandomState(seed).choice(n_pool, size=initial, replace=False))
