@@ -151,8 +151,8 @@ def test_grid_search_over_lr(small_split):
     [
         (np.zeros(10), "1-D"),
         (np.full((4, 1, 8, 8), np.nan), "NaN"),
-        (np.zeros((0, 1, 8, 8)), "empty"),
-        (np.array([["a"]] * 4, dtype=object), "numeric"),
+        (np.zeros((0, 1, 8, 8)), "0 sample"),
+        (np.array([["a"]] * 4, dtype=object), "could not convert"),
     ],
 )
 def test_bad_X_is_a_clear_error(X, message):

@@ -4,6 +4,7 @@ This replaces skorch's per-sample ``DataLoader`` for array input. A batch is gat
 resident tensor by index, moved to the training device, augmented there (training only), turned
 into floats (uint8 is scaled to [0, 1]) and normalised with ``(x - mean) / std``.
 """
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,9 @@ class ArrayDataset(torch.utils.data.Dataset):
     """Images (or feature rows) ``X`` and encoded labels ``y`` held as tensors."""
 
     def __init__(self, X, y=None, device="cpu"):
-        self.X = torch.as_tensor(X).to(device)
+        with warnings.catch_warnings():  # read-only arrays (memmaps) are shared, never written to
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            self.X = torch.as_tensor(X).to(device)
         self.y = None if y is None else torch.as_tensor(y, dtype=torch.long).to(device)
 
     def __len__(self):

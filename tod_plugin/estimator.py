@@ -10,6 +10,8 @@ import torch
 from skorch import NeuralNetClassifier
 from skorch.dataset import unpack_data
 from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, column_or_1d
 
 from .batching import ArrayDataset, BatchIterator, BatchPreparer, auto_batch_size
 from .errors import ConfigError
@@ -159,28 +161,51 @@ class ALNetClassifier(NeuralNetClassifier):
         if isinstance(X, torch.utils.data.Dataset) and not isinstance(X, torch.Tensor):
             return X
         if not isinstance(X, torch.Tensor):
-            X = np.asarray(X)
-            if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-                raise ConfigError(f"{name} must be a numeric array, got dtype {X.dtype}")
+            # sparse -> TypeError; complex, empty, 0 features, NaN/inf -> ValueError; numeric
+            # object arrays -> float64; numeric dtypes (uint8 images included) are kept.
+            try:
+                X = check_array(X, dtype="numeric", ensure_2d=False, allow_nd=True, input_name=name)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from exc
         if X.ndim < 2:
             raise ConfigError(
                 f"{name} must have shape (n_samples, C, H, W), (n_samples, H, W) or (n_samples, n_features); "
-                f"got a {X.ndim}-D array of shape {tuple(X.shape)}. Reshape a single sample with X[None]."
+                f"got a {X.ndim}-D array of shape {tuple(X.shape)}. Reshape your data: a single sample "
+                "with X[None]."
             )
         if len(X) == 0:
             raise ConfigError(f"{name} is empty: it needs at least one sample")
-        if X.dtype not in (np.uint8, torch.uint8):
-            finite = torch.isfinite(X).all() if isinstance(X, torch.Tensor) else np.isfinite(X).all()
-            if not finite:
-                raise ConfigError(f"{name} contains NaN or infinity; clean or impute it first")
+        if isinstance(X, torch.Tensor) and X.dtype != torch.uint8 and not torch.isfinite(X).all():
+            raise ConfigError(f"{name} contains NaN or infinity; clean or impute it first")
         if X.ndim == 3:
             X = X[:, None]
         if same_shape and self.initialized_ and hasattr(self, "input_shape_") and tuple(X.shape[1:]) != self.input_shape_:
+            if X.ndim == 2 and len(self.input_shape_) == 1:
+                raise ConfigError(
+                    f"{name} has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                    f"{self.input_shape_[0]} features as input"
+                )
             raise ConfigError(
                 f"{name} has samples of shape {tuple(X.shape[1:])}, but {type(self).__name__} was fitted "
                 f"on samples of shape {self.input_shape_}"
             )
         return X
+
+    def check_y(self, y):
+        """Validate labels: a 1-D array (a column vector is raveled with a warning) of class labels."""
+        if y is None:
+            raise ConfigError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None: "
+                "it is trained on labeled data"
+            )
+        if isinstance(y, torch.Tensor):
+            y = y.cpu().numpy()
+        try:
+            y = column_or_1d(y, warn=True)
+            check_classification_targets(y)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+        return y
 
     def check_data(self, X, y):
         super().check_data(X, y)
@@ -194,9 +219,9 @@ class ALNetClassifier(NeuralNetClassifier):
         y = np.asarray(y)
         if y.ndim != 1:
             raise ConfigError(f"y must be a 1-D array of labels, got shape {y.shape}")
-        classes = self.classes_
-        index = np.searchsorted(classes, y)
-        index = np.clip(index, 0, len(classes) - 1)
+        classes = np.asarray(self.classes_)
+        order = np.argsort(classes, kind="stable")  # ``classes`` may be given in any order
+        index = order[np.clip(np.searchsorted(classes[order], y), 0, len(classes) - 1)]
         if not np.array_equal(classes[index], y):
             raise ConfigError(f"y has labels outside classes_={classes.tolist()}")
         return index
@@ -259,8 +284,7 @@ class ALNetClassifier(NeuralNetClassifier):
     def fit(self, X, y, **fit_params):
         """Fit on labeled ``(X, y)``; see ``warm_start`` for what carries over between fits."""
         X = self.check_X(X, same_shape=self.warm_start)
-        if y is None:
-            raise ConfigError("y is required: ALNetClassifier is trained on labeled data")
+        y = self.check_y(y)
         if not isinstance(X, torch.utils.data.Dataset) and len(y) != len(X):
             raise ConfigError(f"X and y have different lengths: {len(X)} and {len(y)}")
         fitted_before = self.initialized_ and getattr(self, "n_fits_", 0) > 0
@@ -281,11 +305,14 @@ class ALNetClassifier(NeuralNetClassifier):
         self.check_data(X, y)
         if not isinstance(X, torch.utils.data.Dataset):
             self.input_shape_ = tuple(X.shape[1:])
+            self.n_features_in_ = int(np.prod(self.input_shape_))
         self.initialize()
 
     @_on_resolved_device
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         X = self.check_X(X)
+        if y is not None:
+            y = self.check_y(y)
         if not self.initialized_:
             self._initialize_for(X, y)
         with self.seeded_torch(self._draw_seed()):
@@ -319,8 +346,11 @@ class ALNetClassifier(NeuralNetClassifier):
         return ArrayDataset(X, y, device=resolve_device(self.device))
 
     def get_iterator(self, dataset, training=False):
-        if not isinstance(dataset, ArrayDataset):
-            return super().get_iterator(dataset, training=training)
+        if not isinstance(dataset, ArrayDataset):  # a user's Dataset: skorch's DataLoader path
+            prefix = "iterator_train" if training else "iterator_valid"
+            kwargs = self.get_params_for(prefix)
+            kwargs.setdefault("batch_size", self.train_batch_size(len(dataset)) if training else self.eval_batch_size)
+            return getattr(self, prefix)(dataset, **kwargs)
         if training:
             batch_size = self.train_batch_size(len(dataset))
             generator = getattr(self, "fit_generator_", None)
@@ -348,7 +378,8 @@ class ALNetClassifier(NeuralNetClassifier):
 
     def predict(self, X):
         """Class labels (from ``classes_``) of the highest predicted probability."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # first: raises NotFittedError on an unfitted net
+        return self.classes_[proba.argmax(axis=1)]
 
     def iter_batches(self, X):
         """Prepared evaluation batches of ``X`` on the net's device (for pool scoring)."""

@@ -1,13 +1,9 @@
-"""Training hooks (skorch callbacks) that record the model states query strategies need.
-
-State lives on the callback in attributes ending with ``_`` (CPU ``state_dict`` copies, so a
-pickled net loads without CUDA). ``clone`` of the net gives fresh hooks with the same parameters.
-"""
+"""StepSnapshot: the weights T optimizer steps before the end of a fit (TOD)."""
 import warnings
 
 from skorch.callbacks import Callback
 
-from .estimator import module_state
+from ..estimator import module_state
 
 
 class StepSnapshot(Callback):
