@@ -12,7 +12,8 @@ def _comma_list(ctx, param, value):
 @click.command()
 @click.option("--dataset", default="digits", help="Dataset name (digits is embedded, no download).")
 @click.option("--strategy", "strategies", default="cod,random", callback=_comma_list,
-              help="Comma list of strategies: cod, tod, random.")
+              help="Comma list of strategies: cod, tod, ll4al, random; NAME+tod or NAME+ll4al trains "
+              "that strategy's net with an auxiliary loss (e.g. cod+tod).")
 @click.option("--trials", default=3, type=int, help="Independent repetitions (seed, seed+1, ...).")
 @click.option("--cycles", default=6, type=int, help="Query cycles after the initial fit.")
 @click.option("--initial", default="10%", help="Initial labeled set: a count or a percentage of the pool.")
@@ -23,6 +24,10 @@ def _comma_list(ctx, param, value):
 @click.option("--batch-size", default="auto", help="Training batch size, or 'auto' (n/16 in [8, 128]).")
 @click.option("--model", default="smallcnn", help="Network: smallcnn or resnet18.")
 @click.option("--seed", default=0, type=int, help="Seed of trial 0; trial t uses seed + t.")
+@click.option("--auxiliary", default="none", help="Auxiliary training loss: none, tod (EMA teacher + unlabeled "
+              "consistency) or ll4al (loss prediction); the ll4al strategy always trains with ll4al.")
+@click.option("--aux-weight", default=None, type=float,
+              help="lambda of the auxiliary loss (default: the dataset's TOD weight, 0.02; 1.0 for ll4al).")
 @click.option("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N].")
 @click.option("--out", default=None, type=click.Path(file_okay=False),
               help="Run folder (default runs/<timestamp>); must be new or empty.")

@@ -33,7 +33,7 @@ def test_defaults_learn_on_a_small_labeled_set(digits):
 def test_module_sizes_are_inferred_from_the_data(digits):
     net = ALNetClassifier(SmallCNN, max_epochs=1, device="cpu").fit(digits.X_train[:40], digits.y_train[:40])
     assert net.module_.fc.out_features == len(np.unique(digits.y_train[:40]))
-    assert net.module_.features[0][0].in_channels == 1
+    assert net.module_.stages[0][0].in_channels == 1
 
 
 def test_hw_and_chw_uint8_and_float_inputs_agree(small_split):

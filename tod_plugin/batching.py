@@ -84,3 +84,33 @@ class BatchIterator:
 def auto_batch_size(n_samples):
     """Default training batch: n/16 clipped to [8, 128], so a few dozen labels still give several steps."""
     return int(np.clip(n_samples // 16, 8, 128))
+
+
+class UnlabeledStream:
+    """Fresh random unlabeled batches, one per optimizer step, prepared like training batches.
+
+    The pool is walked in a random order and reshuffled when it runs out, so a batch never repeats
+    a sample (unless the pool is smaller than the batch, then it is drawn with replacement).
+    """
+
+    def __init__(self, dataset, prepare, generator):
+        self.dataset = dataset
+        self.prepare = prepare
+        self.generator = generator
+        self.order = torch.randperm(len(dataset), generator=generator)
+        self.position = 0
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def next(self, size):
+        n = len(self.dataset)
+        if n < size:
+            index = torch.randint(n, (size,), generator=self.generator)
+        else:
+            if self.position + size > n:
+                self.order = torch.randperm(n, generator=self.generator)
+                self.position = 0
+            index = self.order[self.position:self.position + size]
+            self.position += size
+        return self.prepare(self.dataset.X[index.to(self.dataset.X.device)], True, self.generator)

@@ -3,6 +3,7 @@ import copy
 import functools
 import inspect
 import numbers
+import warnings
 from contextlib import contextmanager
 
 import numpy as np
@@ -13,8 +14,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
 
-from .batching import ArrayDataset, BatchIterator, BatchPreparer, auto_batch_size
-from .errors import ConfigError
+from .auxiliary import AUXILIARIES, LossPredictionModule, ranking_loss, teacher_logits, tod_consistency_loss
+from .batching import ArrayDataset, BatchIterator, BatchPreparer, UnlabeledStream, auto_batch_size
+from .errors import ConfigError, MissingHookError
 
 PAPER_SGD_DEFAULTS = {"momentum": 0.9, "weight_decay": 5e-4}
 
@@ -85,6 +87,19 @@ class ALNetClassifier(NeuralNetClassifier):
         Random horizontal flips on training batches.
     eval_batch_size : int
         Batch size for prediction and pool scoring.
+    auxiliary : "none", "tod" or "ll4al"
+        ``"tod"``: the TOD unsupervised loss (needs ``callbacks=[EMATeacher(...)]``, a module with a
+        second head — ``aux_head=True`` is passed automatically when the module accepts it — and
+        ``fit(X, y, X_unlabeled=pool)``); each optimizer step draws a fresh unlabeled batch of the
+        labeled batch's size. ``"ll4al"``: the LL4AL loss-prediction module on the module's
+        ``stage_features``, trained with the ranking loss (``loss_module_``).
+    aux_weight : float or None
+        lambda of the auxiliary loss; None means 0.02 for "tod" (CIFAR-10's) and 1.0 for "ll4al".
+    ll4al_margin : float
+        Margin of the LL4AL ranking loss.
+    ll4al_stop_epoch : int
+        After this many epochs of a fit the stage features are detached before the loss module
+        (it keeps learning but no longer shapes the backbone); 120 of 200 in the paper.
     warm_start : bool
         ``True`` keeps the weights between fits (TOD / LL4AL / BAL protocol) while the optimizer
         restarts at every fit (fresh momentum, initial ``lr``); give skorch's ``LRScheduler``
@@ -118,6 +133,10 @@ class ALNetClassifier(NeuralNetClassifier):
         crop_padding=0,
         hflip=False,
         eval_batch_size=1024,
+        auxiliary="none",
+        aux_weight=None,
+        ll4al_margin=1.0,
+        ll4al_stop_epoch=120,
         verbose=0,
         **kwargs,
     ):
@@ -140,6 +159,10 @@ class ALNetClassifier(NeuralNetClassifier):
         self.crop_padding = crop_padding
         self.hflip = hflip
         self.eval_batch_size = eval_batch_size
+        self.auxiliary = auxiliary
+        self.aux_weight = aux_weight
+        self.ll4al_margin = ll4al_margin
+        self.ll4al_stop_epoch = ll4al_stop_epoch
 
     # ------------------------------------------------------------------ validation
     def _validate_own_params(self):
@@ -150,6 +173,12 @@ class ALNetClassifier(NeuralNetClassifier):
             raise ConfigError(f"eval_batch_size must be a positive int, got {self.eval_batch_size!r}")
         if not (isinstance(self.crop_padding, numbers.Integral) and self.crop_padding >= 0):
             raise ConfigError(f"crop_padding must be an int >= 0, got {self.crop_padding!r}")
+        if self.auxiliary not in AUXILIARIES:
+            raise ConfigError(f"auxiliary must be one of {AUXILIARIES}, got {self.auxiliary!r}")
+        if self.aux_weight is not None and not (isinstance(self.aux_weight, numbers.Real) and self.aux_weight >= 0):
+            raise ConfigError(f"aux_weight must be None or a number >= 0, got {self.aux_weight!r}")
+        if not (isinstance(self.ll4al_stop_epoch, numbers.Integral) and self.ll4al_stop_epoch >= 0):
+            raise ConfigError(f"ll4al_stop_epoch must be an int >= 0, got {self.ll4al_stop_epoch!r}")
         if self.normalize is not None and (len(self.normalize) != 2 or len(self.normalize[0]) != len(self.normalize[1])):
             raise ConfigError("normalize must be None or (mean, std) with one value per channel each")
 
@@ -264,6 +293,8 @@ class ALNetClassifier(NeuralNetClassifier):
             inferred["in_channels"] = shape[0]
         if shape is not None and len(shape) == 1 and "in_features" in accepted:
             inferred["in_features"] = shape[0]
+        if self.auxiliary == "tod" and "aux_head" in accepted:
+            inferred["aux_head"] = True
         return inferred
 
     def _classes_known(self):
@@ -271,7 +302,23 @@ class ALNetClassifier(NeuralNetClassifier):
 
     def initialize_module(self):
         with self.seeded_torch(self._draw_seed() if hasattr(self, "rng_") else 0):
-            return super().initialize_module()
+            super().initialize_module()
+            if self.auxiliary == "ll4al":
+                channels = getattr(self.module_, "stage_channels", ())
+                if not channels or not hasattr(self.module_, "stage_features"):
+                    raise ConfigError(
+                        f"auxiliary='ll4al' needs a module with stage features (stage_features() and "
+                        f"stage_channels, e.g. SmallCNN or CifarResNet18); {type(self.module_).__name__} has none"
+                    )
+                self.loss_module_ = LossPredictionModule(channels)
+        return self
+
+    @property
+    def effective_aux_weight(self):
+        """lambda: ``aux_weight``, or its default for the chosen auxiliary loss."""
+        if self.aux_weight is not None:
+            return self.aux_weight
+        return 0.02 if self.auxiliary == "tod" else 1.0
 
     def get_params_for_optimizer(self, prefix, named_parameters):
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
@@ -281,8 +328,11 @@ class ALNetClassifier(NeuralNetClassifier):
 
     # ------------------------------------------------------------------ fitting
     @_on_resolved_device
-    def fit(self, X, y, **fit_params):
-        """Fit on labeled ``(X, y)``; see ``warm_start`` for what carries over between fits."""
+    def fit(self, X, y, X_unlabeled=None, **fit_params):
+        """Fit on labeled ``(X, y)``; ``X_unlabeled`` is the pool the TOD auxiliary loss draws from.
+
+        See ``warm_start`` for what carries over between fits.
+        """
         X = self.check_X(X, same_shape=self.warm_start)
         y = self.check_y(y)
         if not isinstance(X, torch.utils.data.Dataset) and len(y) != len(X):
@@ -296,9 +346,35 @@ class ALNetClassifier(NeuralNetClassifier):
             self._initialize_for(X, y)
         self.reference_state_ = previous if previous is not None else module_state(self.module_)
         self.reference_is_initial_ = not fitted_before
-        self.partial_fit(X, y, **fit_params)
+        self.partial_fit(X, y, X_unlabeled=X_unlabeled, **fit_params)
         self.n_fits_ += 1
         return self
+
+    def _check_unlabeled(self, X_unlabeled):
+        """The TOD loss needs the pool and the EMA teacher; other settings ignore the pool."""
+        if self.auxiliary != "tod":
+            if X_unlabeled is not None:
+                warnings.warn("X_unlabeled is only used with auxiliary='tod'; it is ignored", stacklevel=4)
+            return None
+        from .hooks.ema import EMATeacher
+
+        if self.hook(EMATeacher) is None:
+            raise MissingHookError("auxiliary='tod' needs an EMA teacher: add callbacks=[tod_plugin.hooks.EMATeacher()]")
+        if X_unlabeled is None:
+            raise ConfigError(
+                "auxiliary='tod' needs the unlabeled pool: fit(X, y, X_unlabeled=X_pool) (with modAL: "
+                "ActiveLearner(..., X_unlabeled=X_pool) and learner.teach(X, y, X_unlabeled=X_pool))"
+            )
+        if len(X_unlabeled) == 0:
+            warnings.warn("X_unlabeled is empty: the TOD loss uses the labeled terms only", stacklevel=4)
+            return None
+        X_unlabeled = self.check_X(X_unlabeled, name="X_unlabeled", same_shape=False)
+        if tuple(X_unlabeled.shape[1:]) != self.input_shape_:
+            raise ConfigError(
+                f"X_unlabeled has samples of shape {tuple(X_unlabeled.shape[1:])}, X has {self.input_shape_}"
+            )
+        dataset = ArrayDataset(X_unlabeled, device=resolve_device(self.device))
+        return UnlabeledStream(dataset, self.batch_preparer, self.fit_generator_)
 
     def _initialize_for(self, X, y):
         """Initialise with the module's sizes taken from the data (see ``module__*`` inference)."""
@@ -309,7 +385,7 @@ class ALNetClassifier(NeuralNetClassifier):
         self.initialize()
 
     @_on_resolved_device
-    def partial_fit(self, X, y=None, classes=None, **fit_params):
+    def partial_fit(self, X, y=None, classes=None, X_unlabeled=None, **fit_params):
         X = self.check_X(X)
         if y is not None:
             y = self.check_y(y)
@@ -317,10 +393,52 @@ class ALNetClassifier(NeuralNetClassifier):
             self._initialize_for(X, y)
         with self.seeded_torch(self._draw_seed()):
             self.fit_generator_ = torch.Generator().manual_seed(self._draw_seed())
+            self.unlabeled_stream_ = self._check_unlabeled(X_unlabeled)
             try:
                 return super().partial_fit(X, y, classes=classes, **fit_params)
             finally:
-                del self.fit_generator_
+                del self.fit_generator_, self.unlabeled_stream_
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        self.fit_epoch_ = -1
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs)
+        self.fit_epoch_ += 1
+
+    def train_step_single(self, batch, **fit_params):
+        """One step: CE on the main head, plus lambda x the auxiliary loss when one is set."""
+        if self.auxiliary == "none":
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        if self.auxiliary == "tod":
+            y_pred, aux_loss = self._tod_step(Xi)
+        else:
+            y_pred, aux_loss = self._ll4al_step(Xi, yi)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True) + self.effective_aux_weight * aux_loss
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def _tod_step(self, x_l):
+        from .hooks.ema import EMATeacher
+
+        teacher = self.hook(EMATeacher).teacher_
+        main_l, aux_l = self.module_.forward_heads(x_l)
+        unlabeled = {}
+        if self.unlabeled_stream_ is not None:
+            x_u = self.unlabeled_stream_.next(len(x_l))
+            main_u, aux_u = self.module_.forward_heads(x_u)
+            unlabeled = {"main_u": main_u, "aux_u": aux_u, "teacher_u": teacher_logits(teacher, x_u)}
+        return main_l, tod_consistency_loss(main_l, aux_l, teacher_logits(teacher, x_l), **unlabeled)
+
+    def _ll4al_step(self, x, y):
+        logits, stages = self.module_.forward_with_stages(x)
+        if self.fit_epoch_ >= self.ll4al_stop_epoch:
+            stages = [s.detach() for s in stages]
+        target = torch.nn.functional.cross_entropy(logits, y, reduction="none")
+        return logits, ranking_loss(self.loss_module_(stages), target, self.ll4al_margin)
 
     def train_batch_size(self, n_samples):
         """The training batch size used for ``n_samples`` labeled samples."""

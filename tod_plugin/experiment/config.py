@@ -3,10 +3,17 @@ import dataclasses
 import numbers
 from dataclasses import dataclass
 
+from ..auxiliary import AUXILIARIES, TOD_AUX_WEIGHTS
 from ..data import LOADERS
 from ..errors import ConfigError
 from ..models import MODELS
 from .strategies import STRATEGIES
+
+
+def split_strategy(name):
+    """``"cod+tod"`` -> ``("cod", "tod")``: a strategy with its own auxiliary loss; ``"cod"`` -> ``("cod", None)``."""
+    base, _, auxiliary = name.partition("+")
+    return base, auxiliary or None
 
 
 def parse_budget(value, name):
@@ -49,6 +56,8 @@ class RunConfig:
     model: str = "smallcnn"
     seed: int = 0
     device: str = "auto"
+    auxiliary: str = "none"
+    aux_weight: object = None
 
     def validate(self):
         """Raise :class:`ConfigError` naming the first bad setting and what is accepted."""
@@ -57,8 +66,13 @@ class RunConfig:
         if not self.strategies:
             raise ConfigError(f"strategy: give at least one of {sorted(STRATEGIES)}")
         for name in self.strategies:
-            if name not in STRATEGIES:
-                raise ConfigError(f"unknown strategy {name!r}; choose from {', '.join(sorted(STRATEGIES))}")
+            base, auxiliary = split_strategy(name)
+            if base not in STRATEGIES:
+                raise ConfigError(f"unknown strategy {base!r}; choose from {', '.join(sorted(STRATEGIES))}"
+                                  " (optionally with +tod or +ll4al for an auxiliary loss)")
+            if auxiliary is not None and auxiliary not in AUXILIARIES:
+                raise ConfigError(f"unknown auxiliary loss {auxiliary!r} in strategy {name!r}; "
+                                  f"choose from {', '.join(AUXILIARIES)}")
         if len(set(self.strategies)) != len(self.strategies):
             raise ConfigError(f"strategy: each strategy once, got {','.join(self.strategies)}")
         if self.model not in MODELS or self.model == "mlp":
@@ -75,9 +89,27 @@ class RunConfig:
             _positive_int(self.batch_size, "batch_size")
         if not (isinstance(self.lr, numbers.Real) and self.lr > 0):
             raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
+        if self.auxiliary not in AUXILIARIES:
+            raise ConfigError(f"auxiliary must be one of {', '.join(AUXILIARIES)}, got {self.auxiliary!r}")
+        if self.aux_weight is not None and not (isinstance(self.aux_weight, numbers.Real) and self.aux_weight >= 0):
+            raise ConfigError(f"aux_weight must be a number >= 0, got {self.aux_weight!r}")
         if not (self.device in ("auto", "cpu") or str(self.device).startswith("cuda")):
             raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
         return self
+
+    def auxiliary_for(self, strategy):
+        """``(auxiliary loss, lambda)`` for a strategy's net: a ``+aux`` suffix, else what the strategy
+        needs, else ``--auxiliary``.
+
+        lambda defaults to the dataset's TOD weight (METHODS section 3; 0.02 otherwise) and 1.0 for LL4AL.
+        """
+        base, suffix = split_strategy(strategy)
+        auxiliary = suffix or STRATEGIES[base].auxiliary or self.auxiliary
+        if auxiliary == "none":
+            return auxiliary, None
+        if self.aux_weight is not None:
+            return auxiliary, float(self.aux_weight)
+        return auxiliary, TOD_AUX_WEIGHTS.get(self.dataset, 0.02) if auxiliary == "tod" else 1.0
 
     def budget(self, n_pool):
         """``(initial, query_size)`` as counts for a pool of ``n_pool``; refuses budgets past the pool."""

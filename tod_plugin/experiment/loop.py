@@ -3,7 +3,9 @@
 Within a trial every strategy starts from the same initial labeled set and the same network
 initialisation (both drawn from ``seed + trial``); the network warm-starts across cycles (TOD
 protocol: the optimizer and the LR schedule restart each cycle, MultiStepLR x0.1 at 80% of the
-epochs, as 160 of 200 in the papers).
+epochs, as 160 of 200 in the papers). The TOD loss (EMA teacher, decay 0.999) draws from the
+current unlabeled pool; the LL4AL module stops shaping the backbone after 60% of the epochs
+(120 of 200).
 """
 import time
 
@@ -13,12 +15,17 @@ from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import MultiStepLR
 
 from ..estimator import ALNetClassifier
+from ..hooks import EMATeacher
 from ..models import MODELS
+from .config import split_strategy
 from .strategies import STRATEGIES
 
 
-def build_net(config, dataset, seed, hooks=(), progress_callbacks=()):
+def build_net(config, dataset, seed, hooks=(), progress_callbacks=(), auxiliary=("none", None)):
     milestone = max(1, int(round(0.8 * config.epochs)))
+    aux_name, aux_weight = auxiliary
+    if aux_name == "tod":
+        hooks = (*hooks, EMATeacher(decay=0.999))
     return ALNetClassifier(
         MODELS[config.model],
         module__in_channels=dataset.in_channels,
@@ -33,6 +40,9 @@ def build_net(config, dataset, seed, hooks=(), progress_callbacks=()):
         normalize=(dataset.mean, dataset.std),
         crop_padding=dataset.crop_padding,
         hflip=dataset.hflip,
+        auxiliary=aux_name,
+        aux_weight=aux_weight,
+        ll4al_stop_epoch=max(1, int(round(0.6 * config.epochs))),
         callbacks=[("lr_schedule", LRScheduler(MultiStepLR, milestones=[milestone], gamma=0.1, last_epoch=-1)), *hooks,
                    *progress_callbacks],
     )
@@ -50,16 +60,19 @@ def run_experiment(config, dataset, store, progress):
 
 
 def run_trial(config, dataset, store, progress, name, trial, seed, initial_rows, query_size):
-    spec = STRATEGIES[name]
+    spec = STRATEGIES[split_strategy(name)[0]]
     X, y = dataset.X_train, dataset.y_train
-    net = build_net(config, dataset, seed, spec.make_hooks(), progress.callbacks())
+    auxiliary = config.auxiliary_for(name)
+    net = build_net(config, dataset, seed, spec.make_hooks(), progress.callbacks(), auxiliary)
+    uses_pool = auxiliary[0] == "tod"
     labeled = np.zeros(len(X), dtype=bool)
     labeled[initial_rows] = True
     new_rows, query_time = initial_rows, 0.0
     progress.start_fit(name, trial, 0)
     start = time.perf_counter()
+    unlabeled = {"X_unlabeled": X[~labeled]} if uses_pool else {}
     learner = ActiveLearner(estimator=net, query_strategy=spec.query, X_training=X[initial_rows],
-                            y_training=y[initial_rows])
+                            y_training=y[initial_rows], **unlabeled)
     train_time = time.perf_counter() - start
     for cycle in range(config.cycles + 1):
         if cycle > 0:
@@ -72,12 +85,13 @@ def run_trial(config, dataset, store, progress, name, trial, seed, initial_rows,
             labeled[new_rows] = True
             progress.start_fit(name, trial, cycle)
             start = time.perf_counter()
-            learner.teach(X[new_rows], y[new_rows])
+            unlabeled = {"X_unlabeled": X[~labeled]} if uses_pool else {}
+            learner.teach(X[new_rows], y[new_rows], **unlabeled)
             train_time = time.perf_counter() - start
         accuracy = float(learner.score(dataset.X_test, dataset.y_test))
         store.add_query({"strategy": name, "trial": trial, "cycle": cycle, "indices": new_rows.tolist()})
         store.add_result({
-            "strategy": name, "trial": trial, "cycle": cycle, "seed": seed,
+            "strategy": name, "auxiliary": auxiliary[0], "trial": trial, "cycle": cycle, "seed": seed,
             "n_labeled": int(labeled.sum()), "accuracy": accuracy,
             "query_time": round(query_time, 4), "train_time": round(train_time, 4),
         })

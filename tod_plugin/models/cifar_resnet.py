@@ -3,9 +3,10 @@
 3x3 stem convolution (stride 1), no max-pool, four stages of two BasicBlocks (64, 128, 256, 512
 channels, stride 1, 2, 2, 2), global average pool, linear head: 11.2 M parameters for 10 classes.
 """
-import torch
 from torch import nn
 from torch.nn import functional as F
+
+from .staged import StagedNet
 
 
 class BasicBlock(nn.Module):
@@ -27,11 +28,13 @@ class BasicBlock(nn.Module):
         return F.relu(out + self.shortcut(x))
 
 
-class CifarResNet18(nn.Module):
+class CifarResNet18(StagedNet):
     """``forward`` gives logits; ``stage_features`` the four stage outputs; ``forward_features`` the
-    512-d penultimate vector."""
+    512-d penultimate vector; ``aux_head=True`` adds the second head of the TOD auxiliary loss."""
 
-    def __init__(self, num_classes, in_channels=3):
+    stage_channels = (64, 128, 256, 512)
+
+    def __init__(self, num_classes, in_channels=3, aux_head=False):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
@@ -40,7 +43,7 @@ class CifarResNet18(nn.Module):
             stages.append(nn.Sequential(BasicBlock(in_planes, planes, stride), BasicBlock(planes, planes, 1)))
             in_planes = planes
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
-        self.fc = nn.Linear(512, num_classes)
+        self.build_heads(512, num_classes, aux_head)
 
     def stage_features(self, x):
         out = F.relu(self.bn1(self.conv1(x)))
@@ -49,9 +52,3 @@ class CifarResNet18(nn.Module):
             out = stage(out)
             features.append(out)
         return features
-
-    def forward_features(self, x):
-        return torch.flatten(F.adaptive_avg_pool2d(self.stage_features(x)[-1], 1), 1)
-
-    def forward(self, x):
-        return self.fc(self.forward_features(x))

@@ -1,17 +1,16 @@
 """A multilayer perceptron for feature rows (N, F): tabular data, embeddings, estimator checks."""
 from torch import nn
 
+from .staged import StagedNet
 
-class MLP(nn.Module):
-    """Linear(in_features, hidden) -> ReLU -> Linear(hidden, num_classes)."""
 
-    def __init__(self, in_features, num_classes, hidden=64):
+class MLP(StagedNet):
+    """Linear(in_features, hidden) -> ReLU -> Linear(hidden, num_classes); no stage feature maps."""
+
+    def __init__(self, in_features, num_classes, hidden=64, aux_head=False):
         super().__init__()
         self.features = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU())
-        self.fc = nn.Linear(hidden, num_classes)
+        self.build_heads(hidden, num_classes, aux_head)
 
     def forward_features(self, x):
         return self.features(x)
-
-    def forward(self, x):
-        return self.fc(self.forward_features(x))

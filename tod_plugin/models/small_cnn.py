@@ -1,6 +1,8 @@
 """A small CNN for CPU work and tests (8x8 digits up to 32x32 images)."""
 from torch import nn
 
+from .staged import StagedNet
+
 
 def conv_bn_relu(in_channels, out_channels):
     return nn.Sequential(
@@ -10,26 +12,22 @@ def conv_bn_relu(in_channels, out_channels):
     )
 
 
-class SmallCNN(nn.Module):
-    """conv(w) -> conv(2w) -> maxpool -> conv(4w) -> global average pool -> linear.
+class SmallCNN(StagedNet):
+    """Three stages: conv(w); maxpool(conv(2w)); conv(4w); then global average pool -> linear."""
 
-    ``forward_features`` gives the penultimate (4w)-vector; ``forward`` the logits.
-    """
-
-    def __init__(self, in_channels, num_classes, width=16):
+    def __init__(self, in_channels, num_classes, width=16, aux_head=False):
         super().__init__()
-        self.features = nn.Sequential(
+        self.stage_channels = (width, 2 * width, 4 * width)
+        self.stages = nn.ModuleList([
             conv_bn_relu(in_channels, width),
-            conv_bn_relu(width, 2 * width),
-            nn.MaxPool2d(2),
+            nn.Sequential(conv_bn_relu(width, 2 * width), nn.MaxPool2d(2)),
             conv_bn_relu(2 * width, 4 * width),
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(),
-        )
-        self.fc = nn.Linear(4 * width, num_classes)
+        ])
+        self.build_heads(4 * width, num_classes, aux_head)
 
-    def forward_features(self, x):
-        return self.features(x)
-
-    def forward(self, x):
-        return self.fc(self.forward_features(x))
+    def stage_features(self, x):
+        features = []
+        for stage in self.stages:
+            x = stage(x)
+            features.append(x)
+        return features

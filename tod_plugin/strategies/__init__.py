@@ -6,6 +6,7 @@ They return indices into ``X_pool``, best first (modAL 0.4.1), or ``(indices, sc
 installed modAL's ``query`` unpacks that (0.4.2 and later).
 """
 from .discrepancy import cod_sampling, tod_sampling
+from .ll4al import ll4al_sampling
 from .random import random_sampling
 
-__all__ = ["cod_sampling", "random_sampling", "tod_sampling"]
+__all__ = ["cod_sampling", "ll4al_sampling", "random_sampling", "tod_sampling"]

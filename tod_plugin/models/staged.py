@@ -1,0 +1,45 @@
+"""The interface the plugin's networks share (and a custom module can follow).
+
+* ``stage_features(x)``: the feature maps of the network's stages (four for a ResNet), used by
+  the LL4AL loss-prediction module; ``stage_channels`` gives their channel counts.
+* ``forward_features(x)``: the penultimate vector, global average pool of the last stage.
+* ``forward(x)``: logits of the main head ``fc``; predictions always come from it.
+* ``fc_aux``: an optional second linear head on the same features (TOD auxiliary loss), built
+  when the constructor gets ``aux_head=True``; ``forward_heads(x)`` returns both heads' logits.
+"""
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class StagedNet(nn.Module):
+    stage_channels = ()
+
+    def build_heads(self, in_features, num_classes, aux_head):
+        self.fc = nn.Linear(in_features, num_classes)
+        self.fc_aux = nn.Linear(in_features, num_classes) if aux_head else None
+
+    def stage_features(self, x):
+        raise NotImplementedError
+
+    @staticmethod
+    def pool(feature_map):
+        return torch.flatten(F.adaptive_avg_pool2d(feature_map, 1), 1)
+
+    def forward_features(self, x):
+        return self.pool(self.stage_features(x)[-1])
+
+    def forward(self, x):
+        return self.fc(self.forward_features(x))
+
+    def forward_with_stages(self, x):
+        """``(logits, stage feature maps)`` from one pass."""
+        stages = self.stage_features(x)
+        return self.fc(self.pool(stages[-1])), stages
+
+    def forward_heads(self, x):
+        """``(main logits, auxiliary logits)`` from one pass; needs ``aux_head=True``."""
+        if self.fc_aux is None:
+            raise ValueError(f"{type(self).__name__} was built without a second head: pass aux_head=True")
+        features = self.forward_features(x)
+        return self.fc(features), self.fc_aux(features)
