@@ -11,18 +11,45 @@ from sklearn.preprocessing import FunctionTransformer
 
 import tod_plugin.strategies._common as common
 from tod_plugin.errors import ConfigError, MissingHookError
-from tod_plugin.hooks import StepSnapshot
-from tod_plugin.strategies import cod_sampling, random_sampling, tod_sampling
+from tod_plugin.hooks import EpochSnapshots, StepSnapshot
+from tod_plugin.strategies import (BALSampler, PT4ALSampler, cod_sampling, coreset_sampling, ll4al_sampling,
+                                   random_sampling, stconal_sampling, tod_sampling)
 
 from conftest import make_net
 
-STRATEGIES = [random_sampling, cod_sampling, tod_sampling]
+
+def fresh(sampler_class, ascending=False, **params):
+    """A stateful sampler as a plain strategy: a new sampler (seeded with the call's random_state) per call."""
+
+    def query(classifier, X_pool, n_instances=1, *, random_state=None, **kwargs):
+        sampler = sampler_class(**params, random_state=random_state)
+        return sampler(classifier, X_pool, n_instances, random_state=random_state, **kwargs)
+
+    query.__name__ = sampler_class.__name__
+    query.scores_ascending = ascending  # BAL's cycle 0 returns CDD, smallest first
+    return query
+
+
+bal = fresh(BALSampler, ascending=True, pretext_epochs=1)
+pt4al = fresh(PT4ALSampler, pretext_epochs=1)
+STRATEGIES = [random_sampling, cod_sampling, tod_sampling, ll4al_sampling, stconal_sampling, coreset_sampling, bal,
+              pt4al]
+
+
+def template_net(**overrides):
+    """A net trained with what every strategy needs: the hooks and LL4AL's loss-prediction module."""
+    return make_net(auxiliary="ll4al", callbacks=[StepSnapshot(), EpochSnapshots(start=1, every=1)], **overrides)
+
+
+def labeled_kwargs(strategy, learner):
+    """What a bare net or a Pipeline needs to answer as the learner does (Core-Set's labeled set)."""
+    return {"X_labeled": learner.X_training} if strategy is coreset_sampling else {}
 
 
 @pytest.fixture(scope="module")
 def fitted(digits):
     X, y = digits.X_train, digits.y_train
-    net = make_net(warm_start=True, callbacks=[StepSnapshot()])
+    net = template_net(warm_start=True)
     learner = ActiveLearner(estimator=net, query_strategy=cod_sampling, X_training=X[:60], y_training=y[:60])
     return learner, X[60:160]
 
@@ -82,7 +109,8 @@ def test_reproducible_under_random_state(fitted, strategy):
 def test_scores_are_in_decreasing_order(fitted, strategy, monkeypatch):
     learner, pool = fitted
     idx, scores = with_scores(strategy, learner, pool, 10, random_state=0, monkeypatch=monkeypatch)
-    assert np.all(np.diff(scores) <= 0) and len(idx) == len(scores)
+    steps = -np.diff(scores) if getattr(strategy, "scores_ascending", False) else np.diff(scores)
+    assert np.all(steps <= 0) and len(idx) == len(scores)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -104,7 +132,7 @@ def test_modal_learner_calls_the_strategy_once(digits, strategy):
         return strategy(*args, **kwargs)
 
     X, y = digits.X_train, digits.y_train
-    learner = ActiveLearner(estimator=make_net(max_epochs=1, callbacks=[StepSnapshot()]), query_strategy=counted,
+    learner = ActiveLearner(estimator=template_net(max_epochs=1), query_strategy=counted,
                             X_training=X[:40], y_training=y[:40])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -137,11 +165,12 @@ def test_accepts_net_learner_and_pipeline(fitted, strategy):
     net = learner.estimator
     pipe = make_pipeline(FunctionTransformer(lambda a: a), net)
     by_learner = indices(strategy(learner, pool, 4, random_state=3))
-    np.testing.assert_array_equal(indices(strategy(net, pool, 4, random_state=3)), by_learner)
-    np.testing.assert_array_equal(indices(strategy(pipe, pool, 4, random_state=3)), by_learner)
+    extra = labeled_kwargs(strategy, learner)
+    np.testing.assert_array_equal(indices(strategy(net, pool, 4, random_state=3, **extra)), by_learner)
+    np.testing.assert_array_equal(indices(strategy(pipe, pool, 4, random_state=3, **extra)), by_learner)
 
 
-@pytest.mark.parametrize("strategy", [cod_sampling, tod_sampling])
+@pytest.mark.parametrize("strategy", [cod_sampling, tod_sampling, ll4al_sampling, stconal_sampling, coreset_sampling])
 def test_unfitted_classifier(strategy, digits):
     with pytest.raises(ConfigError, match="not fitted"):
         strategy(make_net(), digits.X_train[:10], 1)

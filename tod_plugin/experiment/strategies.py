@@ -1,9 +1,11 @@
-"""The strategies the CLI knows: query function, the hooks its net must be trained with, and the
-auxiliary loss it needs (None: the run's ``--auxiliary``)."""
+"""The strategies the CLI knows: query function, the hooks its net must be trained with, the
+auxiliary loss it needs (None: the run's ``--auxiliary``), whether its protocol re-initialises the
+net every cycle (ST-CoNAL) and whether it is a stateful sampler made per trial (BAL, PT4AL)."""
 from dataclasses import dataclass, field
 
-from ..hooks import StepSnapshot
-from ..strategies import cod_sampling, ll4al_sampling, random_sampling, tod_sampling
+from ..hooks import EpochSnapshots, StepSnapshot, snapshot_plan
+from ..strategies import (BALSampler, PT4ALSampler, cod_sampling, coreset_sampling, ll4al_sampling, random_sampling,
+                          stconal_sampling, tod_sampling)
 
 
 @dataclass(frozen=True)
@@ -11,9 +13,39 @@ class StrategySpec:
     query: callable
     hooks: tuple = field(default_factory=tuple)
     auxiliary: str = None
+    reinit: bool = False
+    per_trial: bool = False
 
-    def make_hooks(self):
-        return [hook() for hook in self.hooks]
+    def make_hooks(self, config=None):
+        """``hooks`` holds hook classes (made with their defaults) and functions ``hook(config)``."""
+        return [hook() if isinstance(hook, type) else hook(config) for hook in self.hooks]
+
+    def make_query(self, config, seed, cache_path):
+        """The query strategy of one trial: ``query`` itself, or with ``per_trial`` a fresh stateful
+        sampler ``query(config, seed, cache_path)`` (it caches what it learns of the pool at ``cache_path``)."""
+        return self.query(config, seed, cache_path) if self.per_trial else self.query
+
+
+def _epoch_snapshots(teacher):
+    """ST-CoNAL's hook with the paper's 160 / 10 of 200 epochs scaled to ``config.epochs``."""
+
+    def make(config):
+        start, every = snapshot_plan(config.epochs)
+        return EpochSnapshots(start=start, every=every, teacher=teacher)
+
+    return make
+
+
+def _bal_sampler(config, seed, cache_path):
+    """BAL's pretext trains 1.2x the task epochs: 120 for the reference's 100."""
+    return BALSampler(beta=config.beta, pretext_epochs=max(1, int(round(1.2 * config.epochs))), cache=cache_path,
+                      random_state=seed)
+
+
+def _pt4al_sampler(config, seed, cache_path):
+    """One batch of the loss order per cycle; the pretext trains as many epochs as the task."""
+    return PT4ALSampler(n_batches=max(1, config.cycles), pretext_epochs=config.epochs, cache=cache_path,
+                        random_state=seed)
 
 
 STRATEGIES = {
@@ -21,4 +53,9 @@ STRATEGIES = {
     "cod": StrategySpec(cod_sampling),
     "tod": StrategySpec(tod_sampling, (StepSnapshot,)),
     "ll4al": StrategySpec(ll4al_sampling, auxiliary="ll4al"),
+    "stconal": StrategySpec(stconal_sampling, (_epoch_snapshots("mean"),), reinit=True),
+    "stconal-ema": StrategySpec(stconal_sampling, (_epoch_snapshots("ema"),), reinit=True),
+    "bal": StrategySpec(_bal_sampler, per_trial=True),
+    "pt4al": StrategySpec(_pt4al_sampler, per_trial=True),
+    "coreset": StrategySpec(coreset_sampling),
 }

@@ -4,6 +4,7 @@ State lives on the callback in attributes ending with ``_`` (CPU ``state_dict`` 
 pickled net loads without CUDA). ``clone`` of the net gives fresh hooks with the same parameters.
 """
 from .ema import EMATeacher, ema_weight
+from .epoch_snapshots import EpochSnapshots, snapshot_plan
 from .step_snapshot import StepSnapshot
 
-__all__ = ["EMATeacher", "StepSnapshot", "ema_weight"]
+__all__ = ["EMATeacher", "EpochSnapshots", "StepSnapshot", "ema_weight", "snapshot_plan"]

@@ -2,18 +2,45 @@
 
 Huang et al., ICCV 2021 / TNNLS 2022. s(x) = 1/2 * || softmax(z_now(x)) - softmax(z_ref(x)) ||^2.
 """
+import weakref
+
 from ..errors import MissingHookError
+from ..estimator import module_state
 from ..hooks import StepSnapshot
-from ..inference import score_pool
+from ..inference import OutputCache, input_setting, row_keys, score_pool
 from ..scoring import output_discrepancy
 from ._common import ConfigError, rank_pool
 
 FIRST_CYCLE_RULES = ("highest", "lowest")
 
+#: net -> OutputCache of the current model's outputs at the net's latest COD query (per process:
+#: not pickled, not cloned, dropped with the net).
+_LAST_OUTPUTS = weakref.WeakKeyDictionary()
+
 
 def _discrepancy(net, X, reference_state):
     reference = net.copy_module_with(reference_state)
     return score_pool(net, X, [net.module_, reference], output_discrepancy)
+
+
+def _cod_scores(net, X):
+    """COD scores, reusing the reference outputs that are already known.
+
+    The reference of a COD query is the state the previous fit ended with, and that state was the
+    current model at the previous query (after that fit, before the next one), whose outputs on
+    the rows scored then were computed. They are reused for the rows scored again when the
+    reference still is exactly that state (warm-started or not); anything else (another fit in
+    between, changed weights or inputs) fails :meth:`OutputCache.lookup` and is recomputed.
+    With the whole pool scored, the reference costs no forward pass from the second query on.
+    """
+    keys, setting = row_keys(X), input_setting(net, X)
+    cache = _LAST_OUTPUTS.get(net)
+    known = cache.lookup(net.reference_state_, setting, keys) if cache is not None else None
+    reference = net.copy_module_with(net.reference_state_)
+    scores, current = score_pool(net, X, [net.module_, reference], output_discrepancy,
+                                 known=None if known is None else {1: known}, keep=0)
+    _LAST_OUTPUTS[net] = OutputCache(module_state(net.module_), setting, keys, current)
+    return scores
 
 
 def cod_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_state=None, first_cycle="highest"):
@@ -28,13 +55,10 @@ def cod_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_state
     if first_cycle not in FIRST_CYCLE_RULES:
         raise ConfigError(f"first_cycle must be one of {FIRST_CYCLE_RULES}, got {first_cycle!r}")
 
-    def score(net, X):
-        return _discrepancy(net, X, net.reference_state_)
-
     def highest(net):
         return not (first_cycle == "lowest" and net.reference_is_initial_)
 
-    return rank_pool(classifier, X_pool, n_instances, subset, random_state, score, highest=highest)
+    return rank_pool(classifier, X_pool, n_instances, subset, random_state, _cod_scores, highest=highest)
 
 
 def tod_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_state=None):

@@ -1,0 +1,104 @@
+"""Query time of each strategy / the time of one ``predict_proba`` pass over the same pool.
+
+Run by hand: ``python benchmarks/query_overhead.py [--device cpu|cuda] [--repeats 5]``. Every
+strategy and the reference pass are timed side by side in one process on one fitted model (the
+digits pool by default: 1,437 - 144 labeled rows), median of ``--repeats`` runs each. A ratio of
+1 means the query costs one forward pass over the pool; COD needs at least 2 (current +
+reference model), ST-CoNAL 1 + K (teacher + students). BAL and PT4AL are timed in a later cycle
+(window scoring only) and, separately, at their first query, which trains the rotation pretext
+network (``--pretext-epochs``) once per trial.
+"""
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+from modAL.models import ActiveLearner
+
+from tod_plugin import ALNetClassifier
+from tod_plugin.data import load_dataset
+from tod_plugin.hooks import EpochSnapshots, StepSnapshot, snapshot_plan
+from tod_plugin.models import SmallCNN
+from tod_plugin.strategies import (BALSampler, PT4ALSampler, cod_sampling, coreset_sampling, ll4al_sampling,
+                                   random_sampling, stconal_sampling, tod_sampling)
+
+
+def median_time(fn, repeats, sync):
+    times = []
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def fitted_learner(dataset, labeled, device, epochs, auxiliary="none"):
+    X, y = dataset.X_train, dataset.y_train
+    net = ALNetClassifier(SmallCNN, module__in_channels=dataset.in_channels, module__num_classes=dataset.n_classes,
+                          classes=np.arange(dataset.n_classes), max_epochs=epochs, random_state=0, device=device,
+                          normalize=(dataset.mean, dataset.std), crop_padding=dataset.crop_padding,
+                          auxiliary=auxiliary, warm_start=True,
+                          callbacks=[StepSnapshot(), EpochSnapshots(*snapshot_plan(epochs))])
+    return ActiveLearner(estimator=net, X_training=X[labeled], y_training=y[labeled])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--pretext-epochs", type=int, default=10)
+    parser.add_argument("--query-size", type=int, default=72)
+    args = parser.parse_args()
+
+    dataset = load_dataset("digits")
+    n = len(dataset.X_train)
+    labeled = np.sort(np.random.RandomState(0).choice(n, size=n // 10, replace=False))
+    pool = dataset.X_train[np.setdiff1d(np.arange(n), labeled)]
+    learner = fitted_learner(dataset, labeled, args.device, args.epochs)
+    ll4al_learner = fitted_learner(dataset, labeled, args.device, args.epochs, auxiliary="ll4al")
+    sync = torch.cuda.synchronize if str(args.device).startswith("cuda") else (lambda: None)
+    b = args.query_size
+
+    def fitted_sampler(cls):
+        sampler = cls(pretext_epochs=args.pretext_epochs, random_state=0)
+        sampler(learner, pool, b)  # cycle 0 trains the pretext network; later cycles only score a window
+        return sampler
+
+    def first_query(cls):
+        return lambda: cls(pretext_epochs=args.pretext_epochs, random_state=0)(learner, pool, b)
+
+    def later_query(sampler):
+        def query():
+            sampler.n_queries_, sampler.queried_[:] = 1, False  # replay cycle 1 on the same pool
+            sampler(learner, pool, b)
+        return query
+
+    queries = {
+        "random": lambda: random_sampling(learner, pool, b, random_state=0),
+        "cod": lambda: cod_sampling(learner, pool, b),
+        "tod": lambda: tod_sampling(learner, pool, b),
+        "ll4al": lambda: ll4al_sampling(ll4al_learner, pool, b),
+        "stconal": lambda: stconal_sampling(learner, pool, b),
+        "coreset": lambda: coreset_sampling(learner, pool, b),
+        "bal (later cycle)": later_query(fitted_sampler(BALSampler)),
+        "pt4al (later cycle)": later_query(fitted_sampler(PT4ALSampler)),
+        "bal (first query, pretext training)": first_query(BALSampler),
+        "pt4al (first query, pretext training)": first_query(PT4ALSampler),
+    }
+    for fn in (lambda: learner.predict_proba(pool), *queries.values()):  # warm-up
+        fn()
+    print(f"device {args.device}, pool {len(pool)}, query size {b}, {torch.get_num_threads()} threads, "
+          f"median of {args.repeats}")
+    for name, query in queries.items():
+        repeats = 1 if "first query" in name else args.repeats
+        reference = median_time(lambda: learner.predict_proba(pool), args.repeats, sync)
+        cost = median_time(query, repeats, sync)
+        print(f"{name:40s} {cost / reference:8.2f}   ({1000 * cost:.1f} ms / {1000 * reference:.1f} ms)")
+
+
+if __name__ == "__main__":
+    main()

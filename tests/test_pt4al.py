@@ -1,0 +1,115 @@
+"""PT4AL and the rotation pretext: rotations, per-image pretext losses, the loss order cut into batches."""
+import numpy as np
+import pytest
+from modAL.models import ActiveLearner
+
+import tod_plugin.strategies._common as common
+from tod_plugin import ALNetClassifier
+from tod_plugin.errors import ConfigError
+from tod_plugin.inference import score_pool
+from tod_plugin.models import SmallCNN
+from tod_plugin.pretext import fit_rotation_pretext, pretext_net, rotation_losses, rotations
+from tod_plugin.strategies import PT4ALSampler
+from tod_plugin.strategies.pt4al import max_probability
+
+from conftest import make_net
+
+
+def indices(result):
+    return result[0] if isinstance(result, tuple) else result
+
+
+@pytest.fixture(scope="module")
+def learner(digits):
+    X, y = digits.X_train, digits.y_train
+    return ActiveLearner(estimator=make_net(), X_training=X[:60], y_training=y[:60])
+
+
+def test_rotations_are_rot90_image_major():
+    X = np.arange(2 * 1 * 3 * 3, dtype=np.uint8).reshape(2, 1, 3, 3)
+    X_rot, labels = rotations(X)
+    assert X_rot.shape == (8, 1, 3, 3) and X_rot.dtype == np.uint8
+    np.testing.assert_array_equal(labels, [0, 1, 2, 3, 0, 1, 2, 3])
+    for i in range(2):
+        for k in range(4):
+            np.testing.assert_array_equal(X_rot[4 * i + k], np.rot90(X[i], k, axes=(1, 2)))
+    # by hand: [[0,1,2],[3,4,5],[6,7,8]] turned 90 degrees counter-clockwise
+    np.testing.assert_array_equal(X_rot[1, 0], [[2, 5, 8], [1, 4, 7], [0, 3, 6]])
+
+
+def test_rotations_need_square_images():
+    with pytest.raises(ConfigError, match="square images"):
+        rotations(np.zeros((2, 1, 4, 6), dtype=np.uint8))
+
+
+def test_pretext_net_is_the_task_net_with_four_classes(learner):
+    net = pretext_net(learner.estimator, epochs=120, random_state=0)
+    assert net.module is SmallCNN and net.module__in_channels == 1 and net.module__num_classes == 4
+    assert list(net.classes) == [0, 1, 2, 3] and net.lr == 0.1 and net.batch_size == 256
+    assert net.hflip is False and net.normalize == learner.estimator.normalize
+    assert dict(net.callbacks)["lr_schedule"].milestones == [30, 60, 90]
+
+
+def test_rotation_losses_are_the_mean_of_four_cross_entropies(learner, digits):
+    X = digits.X_train[60:100]
+    net = fit_rotation_pretext(pretext_net(learner.estimator, epochs=1, random_state=0), X)
+    proba = net.predict_proba(rotations(X)[0]).astype(np.float64)
+    expected = -np.log(proba[np.arange(len(proba)), np.tile(np.arange(4), len(X))]).reshape(-1, 4).mean(axis=1)
+    np.testing.assert_allclose(rotation_losses(net, X), expected, rtol=1e-4)
+
+
+def with_order(monkeypatch, order):
+    def fixed(self, net, X):
+        losses = np.empty(len(order))
+        losses[order] = np.arange(len(order))[::-1]  # descending along P
+        return np.asarray(order), losses
+
+    monkeypatch.setattr(PT4ALSampler, "_order", fixed)
+
+
+def test_batches_of_the_loss_order(learner, digits, monkeypatch):
+    pool = digits.X_train[60:80]
+    order = np.random.RandomState(0).permutation(20)
+    with_order(monkeypatch, order)
+    monkeypatch.setattr(common, "QUERY_RETURNS_SCORES", True)
+    sampler = PT4ALSampler(n_batches=4)  # batches P[0:5], P[5:10], P[10:15], P[15:20]
+    idx, losses = sampler(learner, pool, 2)
+    np.testing.assert_array_equal(idx, order[[0, 2]])  # cycle 0: evenly spaced ranks 0, 2 of batch 0
+    assert np.all(np.diff(losses) < 0)
+    rows = np.arange(20)
+    for cycle in (1, 2, 3):
+        batch = order[5 * cycle:5 * cycle + 5]
+        conf = score_pool(learner.estimator, pool[batch], [learner.estimator.module_], max_probability)
+        idx, scores = sampler(learner, pool, 2)  # the user keeps the pool whole: earlier picks are skipped
+        np.testing.assert_array_equal(rows[idx], batch[np.argsort(conf, kind="stable")[:2]])
+        np.testing.assert_allclose(scores, np.sort(conf)[:2], rtol=1e-6)
+    # past the last batch (window P[20:20]): the nearest unlabeled ranks, the last two left, fill in
+    left = [rank for rank in range(20) if not sampler.queried_[order[rank]]]
+    idx, _ = sampler(learner, pool, 2)
+    assert sorted(idx.tolist()) == sorted(order[left[-2:]].tolist()) and min(left[-2:]) >= 15
+
+
+def test_real_order_is_loss_descending(learner, digits):
+    sampler = PT4ALSampler(pretext_epochs=1, random_state=0)
+    sampler(learner, digits.X_train[60:160], 3)
+    assert np.all(np.diff(sampler.order_score_[sampler.order_]) <= 0)
+
+
+def test_bad_n_batches(learner, digits):
+    with pytest.raises(ConfigError, match="n_batches must be None or an int > 0"):
+        PT4ALSampler(n_batches=0)(learner, digits.X_train[60:80], 2)
+
+
+def test_n_batches_none_gives_chunks_of_the_query_size(learner, digits, monkeypatch):
+    order = np.arange(20)[::-1]
+    with_order(monkeypatch, order)
+    sampler = PT4ALSampler(n_batches=None)
+    picks = [sorted(indices(sampler(learner, digits.X_train[60:80], 3)).tolist()) for _ in range(2)]
+    assert picks == [sorted(order[:3].tolist()), sorted(order[3:6].tolist())]
+
+
+def test_rotation_pretext_needs_a_module_class():
+    net = ALNetClassifier(SmallCNN(1, 10), classes=np.arange(10), device="cpu")
+    with pytest.raises(ConfigError, match="module=<a module class>"):
+        pretext_net(net)
+    assert pretext_net(net, module=SmallCNN).module is SmallCNN

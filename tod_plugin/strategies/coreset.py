@@ -1,0 +1,78 @@
+"""Core-Set: greedy k-center on the current model's penultimate features.
+
+Sener & Savarese, "Active Learning for Convolutional Neural Networks: A Core-Set Approach", ICLR
+2018. Repeatedly add the pool point farthest (Euclidean) from the labeled + already chosen points.
+"""
+import numbers
+
+import torch
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state
+
+from ..pretext import penultimate_features
+from ._common import ConfigError, candidates, check_n_instances, pool_size, query_result, resolve_net
+
+DEFAULT_BLOCK_SIZE = 4096
+
+
+def k_center_greedy(pool, labeled_blocks, n_instances, block_size=DEFAULT_BLOCK_SIZE, first=0):
+    """Greedy k-center: ``(positions, distances)`` of ``n_instances`` rows of ``pool`` (S, F).
+
+    d(x) = min distance from x to the labeled points and the points chosen so far; each step picks
+    argmax_x d(x) (ties: lowest position) and reports that d. ``labeled_blocks`` yields (L_i, F)
+    tensors; distances to them are taken ``block_size`` pool rows at a time, so memory beyond the
+    pool's features is one block x block distance matrix plus the running minimum d (S,).
+    Without any labeled point the first pick is position ``first`` (distance inf).
+    """
+    min_distance = torch.full((len(pool),), float("inf"), dtype=pool.dtype, device=pool.device)
+    for labeled in labeled_blocks:
+        for start in range(0, len(labeled), block_size):
+            block = labeled[start:start + block_size].to(pool.device, pool.dtype)
+            for lo in range(0, len(pool), block_size):
+                nearest = torch.cdist(pool[lo:lo + block_size], block).amin(dim=1)
+                min_distance[lo:lo + block_size] = torch.minimum(min_distance[lo:lo + block_size], nearest)
+    has_labeled = bool(torch.isfinite(min_distance).any())
+    picks, distances = [], []
+    for i in range(n_instances):
+        pick = torch.argmax(min_distance) if i or has_labeled else torch.tensor(first, device=pool.device)
+        picks.append(pick)
+        distances.append(min_distance[pick].clone())
+        for lo in range(0, len(pool), block_size):
+            d = torch.cdist(pool[lo:lo + block_size], pool[pick][None]).squeeze(1)
+            min_distance[lo:lo + block_size] = torch.minimum(min_distance[lo:lo + block_size], d)
+        min_distance[pick] = -float("inf")
+    return torch.stack(picks).cpu().numpy(), torch.stack(distances).double().cpu().numpy()
+
+
+def _labeled_features(classifier, net, X_labeled, block_size):
+    """Penultimate features of the labeled rows, ``block_size`` rows at a time (through a Pipeline's steps)."""
+    estimator = getattr(classifier, "estimator", classifier)
+    if isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
+        X_labeled = estimator[:-1].transform(X_labeled)
+    for start in range(0, len(X_labeled), block_size):
+        yield penultimate_features(net, X_labeled[start:start + block_size])
+
+
+def coreset_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_state=None, X_labeled=None,
+                     block_size=DEFAULT_BLOCK_SIZE):
+    """Core-Set greedy k-center on ``forward_features`` of the current model (:func:`k_center_greedy`).
+
+    The labeled set is the modAL learner's ``X_training``, or ``X_labeled`` (rows as ``X_pool``;
+    required to use one with a bare net or Pipeline); without any, the first pick is a random pool
+    row (farthest-first from there). Candidates are a random ``subset`` of the pool (None: all).
+    Returns picks in greedy order with their distance to the labeled + earlier picks (non-increasing).
+    """
+    if isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral) or block_size < 1:
+        raise ConfigError(f"block_size must be a positive int, got {block_size!r}")
+    n_pool = pool_size(X_pool)
+    n_instances = check_n_instances(n_instances, n_pool)
+    net, X = resolve_net(classifier, X_pool)
+    if X_labeled is None:
+        X_labeled = getattr(classifier, "X_training", None)
+    rng = check_random_state(random_state)
+    rows = candidates(n_pool, n_instances, subset, rng)
+    first = int(rng.randint(len(rows)))
+    pool = penultimate_features(net, X[rows] if len(rows) < n_pool else X)
+    labeled = () if X_labeled is None else _labeled_features(classifier, net, X_labeled, block_size)
+    positions, distances = k_center_greedy(pool, labeled, n_instances, block_size, first)
+    return query_result(rows[positions], distances)

@@ -1,0 +1,36 @@
+"""ST-CoNAL: disagreement between a sharpened self-ensemble teacher and its student snapshots.
+
+Baik, Yoon, Choi, ACCV 2022. score(x) = (1/K) * sum_k KL(q(x) || p_k(x)), q the teacher's softmax
+sharpened with temperature tau (q = softmax(z_T / tau)), p_k the K students' softmax.
+"""
+import functools
+import numbers
+
+from ..errors import MissingHookError
+from ..hooks import EpochSnapshots
+from ..inference import score_pool
+from ..scoring import sharpened_kl
+from ._common import ConfigError, rank_pool
+
+
+def stconal_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_state=None, temperature=0.7):
+    """Pick the ``n_instances`` highest sharpened-KL scores on a random ``subset`` of the pool.
+
+    Needs the net to be trained with ``tod_plugin.hooks.EpochSnapshots(...)`` (teacher ``"mean"``
+    for ST-CoNAL, ``"ema"`` for ST-CoNAL-EMA); the paper re-initialises the net each cycle
+    (``warm_start=False``). ``temperature`` is tau > 0 (0.7 in the paper; < 1 sharpens).
+    """
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not temperature > 0:
+        raise ConfigError(f"temperature must be a positive number, got {temperature!r}")
+
+    def score(net, X):
+        hook = net.hook(EpochSnapshots)
+        if hook is None or getattr(hook, "teacher_", None) is None:
+            raise MissingHookError(
+                "stconal_sampling needs a teacher and student snapshots: train the net with "
+                "callbacks=[tod_plugin.hooks.EpochSnapshots(start=..., every=...)] (then fit it again)"
+            )
+        models = [net.copy_module_with(state) for state in (hook.teacher_, *hook.students_)]
+        return score_pool(net, X, models, functools.partial(sharpened_kl, temperature=float(temperature)))
+
+    return rank_pool(classifier, X_pool, n_instances, subset, random_state, score)
