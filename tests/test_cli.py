@@ -20,7 +20,8 @@ def test_run_writes_the_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
     code, stdout, _ = run_cli(["run", "--out", str(out), "--strategy", "cod,tod,random", *TINY], capsys)
     assert code == 0
-    assert {p.name for p in out.iterdir()} == {"config.json", "results.jsonl", "queries.jsonl", "curve.png"}
+    assert {p.name for p in out.iterdir()} == {"config.json", "results.jsonl", "queries.jsonl", "curve.png",
+                                               "checkpoints"}
     config = json.loads((out / "config.json").read_text())
     assert config["strategies"] == ["cod", "tod", "random"] and config["initial"] == 30
     results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
@@ -46,7 +47,8 @@ def test_same_seed_same_results(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--strategy", "cod,magic"], "unknown strategy 'magic'; choose from cod, random, tod"),
+    (["--strategy", "cod,magic"], "unknown strategy 'magic'; choose from bal, cod, coreset, ll4al, pt4al, random, "
+                                  "stconal, stconal-ema, tod"),
     (["--dataset", "mnist"], "unknown dataset 'mnist'"),
     (["--trials", "0"], "trials must be an int >= 1"),
     (["--initial", "abc"], "initial must be a positive int or a percentage"),

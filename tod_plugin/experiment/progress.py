@@ -13,6 +13,9 @@ class EpochReporter(Callback):
         if self.progress is not None:
             self.progress.epoch(len(net.history), net.max_epochs)
 
+    def __getstate__(self):  # a checkpointed net does not carry the live progress bar
+        return {**self.__dict__, "progress": None}
+
 
 class Progress:
     def __init__(self, total_fits, trials, cycles, enabled=True):
@@ -23,6 +26,16 @@ class Progress:
 
     def callbacks(self):
         return [("progress", EpochReporter(self))]
+
+    def attach(self, net):
+        """Point a restored net's reporter at this progress display."""
+        reporter = net.hook(EpochReporter)
+        if reporter is not None:
+            reporter.progress = self
+
+    def skip(self, fits):
+        """Count fits finished before a resume."""
+        self.bar.update(fits)
 
     def start_fit(self, strategy, trial, cycle):
         self.label = f"trial {trial + 1}/{self.trials} {strategy} cycle {cycle}/{self.cycles}"

@@ -1,7 +1,9 @@
-"""The run folder: config.json, results.jsonl, queries.jsonl, curve.png; every write is atomic.
+"""The run folder: config.json, results.jsonl, queries.jsonl, curve.png, checkpoints/; every write
+is atomic.
 
 A write goes to a temporary file in the same folder, is flushed and fsynced, then renamed over the
-target (``os.replace`` is atomic on POSIX and Windows), so a reader or a crash never sees half a file.
+target (``os.replace`` is atomic on POSIX and Windows), so a reader or a crash never sees half a
+file, and a failed write (full disk, permissions) leaves the previous version in place.
 """
 import json
 import os
@@ -13,19 +15,34 @@ from ..errors import ConfigError
 SCHEMA_VERSION = 1
 
 
+class StorageError(ConfigError):
+    """A result or checkpoint could not be written (full disk, permissions); nothing was half-written."""
+
+
 def atomic_write_bytes(path, data):
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        _remove(tmp)
+        raise StorageError(
+            f"cannot write {path}: {exc.strerror or exc}; the previous version is intact — free space or fix "
+            "permissions, then continue with: tod-al run --resume RUN_DIR"
+        ) from exc
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _remove(tmp)
         raise
+
+
+def _remove(tmp):
+    if tmp is not None and os.path.exists(tmp):
+        os.unlink(tmp)
 
 
 def atomic_write_text(path, text):
@@ -33,32 +50,66 @@ def atomic_write_text(path, text):
 
 
 class RunStore:
-    """Appends records by rewriting the whole (small) file atomically."""
+    """The run folder. Records are kept per (trial, strategy) and written in canonical order
+    (trial, then strategy as configured, then cycle), so a resumed run writes the same files."""
 
     def __init__(self, root):
         self.root = Path(root)
-        self.results = []
-        self.queries = []
+        self.checkpoints = self.root / "checkpoints"
+        self.order = []
+        self.results_by_key = {}
+        self.queries_by_key = {}
 
     def create(self, config):
+        """Start a new run folder: it must not exist or be empty."""
         if self.root.exists() and (not self.root.is_dir() or any(self.root.iterdir())):
-            raise ConfigError(f"output folder {self.root} exists and is not empty; choose another --out")
+            raise ConfigError(
+                f"output folder {self.root} exists and is not empty; choose another --out, or continue that run "
+                f"with: tod-al run --resume {self.root}"
+            )
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            self.write_json("config.json", {"schema_version": SCHEMA_VERSION, **config})
         except OSError as exc:
-            raise ConfigError(f"cannot write the output folder {self.root}: {exc.strerror or exc}") from exc
+            raise StorageError(f"cannot create the output folder {self.root}: {exc.strerror or exc}") from exc
+        self.write_json("config.json", {"schema_version": SCHEMA_VERSION, **config})
+
+    def open(self):
+        """An existing run folder's settings (without the schema version), for ``--resume``."""
+        path = self.root / "config.json"
+        if not path.is_file():
+            raise ConfigError(f"--resume {self.root}: no config.json there, so it is not a tod-al run folder")
+        try:
+            config = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"--resume {self.root}: config.json is unreadable ({exc}); start a new run") from None
+        version = config.pop("schema_version", None)
+        if version != SCHEMA_VERSION:
+            raise ConfigError(
+                f"--resume {self.root}: the folder was written with run-folder schema {version!r}, this tod-plugin "
+                f"reads schema {SCHEMA_VERSION}; rerun the experiment into a new --out folder"
+            )
+        return config
 
     def write_json(self, name, obj):
         atomic_write_text(self.root / name, json.dumps(obj, indent=2) + "\n")
 
-    def add_result(self, record):
-        self.results.append(record)
+    def set_records(self, key, results, queries):
+        """Replace the records of one (trial, strategy) key and rewrite both files."""
+        if key not in self.order:
+            self.order.append(key)
+            self.order.sort()
+        self.results_by_key[key] = list(results)
+        self.queries_by_key[key] = list(queries)
         self._write_lines("results.jsonl", self.results)
-
-    def add_query(self, record):
-        self.queries.append(record)
         self._write_lines("queries.jsonl", self.queries)
+
+    @property
+    def results(self):
+        return [r for key in self.order for r in self.results_by_key[key]]
+
+    @property
+    def queries(self):
+        return [q for key in self.order for q in self.queries_by_key[key]]
 
     def _write_lines(self, name, records):
         atomic_write_text(self.root / name, "".join(json.dumps(r) + "\n" for r in records))

@@ -1,0 +1,149 @@
+"""Runs survive: SIGKILL at random moments then --resume ends with the uninterrupted results;
+corrupted checkpoints fall back to the previous good one; failed writes leave files intact."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tod_plugin.errors import ConfigError
+from tod_plugin.experiment import checkpoint as ckpt
+from tod_plugin.experiment.store import RunStore, StorageError, atomic_write_text
+from tod_plugin_cli.main import main
+
+SETTINGS = ["--trials", "2", "--cycles", "3", "--epochs", "2", "--initial", "30", "--query-size", "10",
+            "--strategy", "cod,cod+tod,random", "--device", "cpu", "--quiet"]
+
+
+def cli(*args):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "tod_plugin_cli.main", "run", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def comparable(folder):
+    results = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if not k.endswith("_time")} for r in results], \
+        (folder / "queries.jsonl").read_text()
+
+
+def wait_for_start(process, out):
+    """Seconds until the run folder has its config.json (the process has started writing)."""
+    start = time.perf_counter()
+    while not (out / "config.json").exists() and process.poll() is None:
+        time.sleep(0.02)
+    return time.perf_counter() - start
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference") / "run"
+    process = cli("--out", str(out), *SETTINGS)
+    wait_for_start(process, out)
+    start = time.perf_counter()
+    assert process.wait() == 0, process.stderr.read()
+    return comparable(out), time.perf_counter() - start
+
+
+def test_sigkill_at_random_points_then_resume_gives_the_same_results(reference, tmp_path):
+    expected, duration = reference
+    rng = np.random.RandomState(2026)
+    kill_points = rng.uniform(0.0, 0.95, size=4) * duration
+    identical = 0
+    for k, delay in enumerate(kill_points):
+        out = tmp_path / f"run{k}"
+        process = cli("--out", str(out), *SETTINGS)
+        wait_for_start(process, out)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        resumed = cli("--resume", str(out), "--quiet")
+        assert resumed.wait() == 0, resumed.stderr.read()
+        identical += comparable(out) == expected
+    assert identical == len(kill_points)
+
+
+def test_corrupted_newest_checkpoint_falls_back_to_the_previous(reference, tmp_path):
+    expected, _ = reference
+    out = tmp_path / "run"
+    process = cli("--out", str(out), *SETTINGS)
+    assert process.wait() == 0
+    newest = sorted((out / "checkpoints").glob("random_trial1_*.ckpt"))[-1]
+    newest.write_bytes(newest.read_bytes()[:100])  # truncated, as by a crash mid-write on a bad disk
+    (out / "results.jsonl").write_text("")  # results are rebuilt from the checkpoints
+    resumed = cli("--resume", str(out), "--quiet")
+    assert resumed.wait() == 0
+    assert "falling back to an earlier one" in resumed.stderr.read()
+    assert comparable(out) == expected
+
+
+def test_checkpoint_keeps_two_and_detects_corruption(tmp_path):
+    for cycle in range(4):
+        ckpt.save_checkpoint(tmp_path, "cod", 0, cycle, {"cycle": cycle})
+    assert len(list(tmp_path.glob("*.ckpt"))) == ckpt.KEEP
+    assert ckpt.load_checkpoint(tmp_path, "cod", 0) == {"cycle": 3}
+    newest = tmp_path / "cod_trial0_cycle0003.ckpt"
+    data = bytearray(newest.read_bytes())
+    data[-1] ^= 0xFF
+    newest.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match="checksum does not match"):
+        assert ckpt.load_checkpoint(tmp_path, "cod", 0) == {"cycle": 2}
+    assert ckpt.load_checkpoint(tmp_path, "random", 0) is None
+
+
+@pytest.mark.parametrize("failing", ["replace", "fsync"])
+def test_failed_write_leaves_the_previous_file_intact(tmp_path, monkeypatch, failing):
+    target = tmp_path / "results.jsonl"
+    atomic_write_text(target, "old\n")
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, failing, full_disk)
+    with pytest.raises(StorageError, match="No space left on device"):
+        atomic_write_text(target, "new\n")
+    monkeypatch.undo()
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["results.jsonl"]
+
+
+def test_full_disk_during_a_run_is_one_line_and_keeps_earlier_results(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    real_replace = os.replace
+    calls = []
+
+    def fail_later(src, dst):
+        calls.append(dst)
+        if len(calls) > 6:
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", fail_later)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--out", str(out), *SETTINGS])
+    monkeypatch.undo()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write") and "--resume" in err and err.count("\n") == 1
+    assert json.loads((out / "config.json").read_text())["trials"] == 2
+    lines = (out / "results.jsonl").read_text().splitlines()
+    assert lines and all(json.loads(line) for line in lines)
+
+
+def test_resume_refuses_another_schema_and_changed_settings(tmp_path, capsys):
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit):
+        main(["run", "--out", str(out), *SETTINGS[:-3], "--strategy", "random", "--cycles", "1", "--quiet"])
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--resume", str(out), "--epochs", "5", "--seed", "3"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "epochs: 2 in the folder, 5 given" in err and "seed: 0 in the folder" in err
+    config = json.loads((out / "config.json").read_text())
+    config["schema_version"] = 99
+    (out / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match="schema 99"):
+        RunStore(out).open()
