@@ -147,3 +147,12 @@ def test_resume_refuses_another_schema_and_changed_settings(tmp_path, capsys):
     (out / "config.json").write_text(json.dumps(config))
     with pytest.raises(ConfigError, match="schema 99"):
         RunStore(out).open()
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "config.json", "{}")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "config.json").stat().st_mode & 0o777 == 0o666 & ~mask

@@ -13,6 +13,8 @@ from pathlib import Path
 from ..errors import ConfigError
 
 SCHEMA_VERSION = 1
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 class StorageError(ConfigError):
@@ -24,6 +26,7 @@ def atomic_write_bytes(path, data):
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; results get the usual permissions
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
