@@ -3,6 +3,10 @@ import sys
 
 import click
 
+from .datasets import datasets
+from .plot import plot
+from .presets import presets
+from .report import report
 from .run import run
 
 
@@ -13,6 +17,10 @@ def cli():
 
 
 cli.add_command(run)
+cli.add_command(datasets)
+cli.add_command(presets)
+cli.add_command(plot)
+cli.add_command(report)
 
 
 def main(argv=None):

@@ -3,60 +3,131 @@ import time
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
+
+
+_OPTION_OF = {"strategies": "strategies"}
 
 
 def _comma_list(ctx, param, value):
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+def _milestones(ctx, param, value):
+    if value is None or value.strip().lower() == "none":
+        return None if value is None else ()
+    try:
+        return tuple(int(item) for item in _comma_list(ctx, param, value))
+    except ValueError:
+        raise click.BadParameter(f"must be a comma list of epochs or 'none', got {value!r}") from None
+
+
 @click.command()
-@click.option("--dataset", default="digits", help="Dataset name (digits is embedded, no download).")
+@click.option("--preset", default=None,
+              help="A paper protocol (tod-al presets lists them); flags given on the command line override it.")
+@click.option("--dataset", default="digits",
+              help="digits (embedded), cifar10, cifar100, cifar10im, cifar100im, svhn, caltech101, caltech256, "
+              "tinyimagenet or imagefolder:PATH (PATH/train/<class>/*, PATH/test/<class>/*).")
+@click.option("--data-dir", default=None, type=click.Path(file_okay=False),
+              help="Data folder (default: $TOD_DATA_DIR, else ./data); tod-al datasets shows what is there.")
+@click.option("--download", is_flag=True, help="Fetch a missing dataset with torchvision (nothing is fetched without).")
+@click.option("--image-size", default=None, type=int,
+              help="caltech101, caltech256, imagefolder: side of the images stored at load time (default 224).")
 @click.option("--strategy", "strategies", default="cod,random", callback=_comma_list,
-              help="Comma list of strategies: cod, tod, ll4al, random; NAME+tod or NAME+ll4al trains "
-              "that strategy's net with an auxiliary loss (e.g. cod+tod).")
+              help="Comma list of strategies: cod, tod, ll4al, stconal, stconal-ema, bal, pt4al, coreset, random; "
+              "NAME+tod or NAME+ll4al trains that strategy's net with an auxiliary loss (e.g. cod+tod).")
 @click.option("--trials", default=3, type=int, help="Independent repetitions (seed, seed+1, ...).")
 @click.option("--cycles", default=6, type=int, help="Query cycles after the initial fit.")
 @click.option("--initial", default="10%", help="Initial labeled set: a count or a percentage of the pool.")
 @click.option("--query-size", default="5%", help="Labels added per cycle: a count or a percentage of the pool.")
 @click.option("--subset", default=None, type=int, help="Score a random subset of this size (default: whole pool).")
 @click.option("--epochs", default=20, type=int, help="Training epochs per cycle.")
-@click.option("--lr", default=0.05, type=float, help="SGD learning rate (x0.1 at 80% of the epochs).")
+@click.option("--lr", default=0.05, type=float, help="SGD learning rate (x0.1 at each milestone).")
+@click.option("--milestones", default=None, callback=_milestones,
+              help="Comma list of epochs where the LR drops x0.1 (default: 80% of the epochs); none: constant.")
 @click.option("--batch-size", default="auto", help="Training batch size, or 'auto' (n/16 in [8, 128]).")
-@click.option("--model", default="smallcnn", help="Network: smallcnn or resnet18.")
+@click.option("--model", default="smallcnn", help="Network: smallcnn, resnet18 (CIFAR) or resnet18-imagenet (224 px).")
+@click.option("--pretrained", default=None, type=click.Path(dir_okay=False),
+              help="resnet18-imagenet: a local torchvision ResNet-18 ImageNet state dict (resnet18-f37072fd.pth).")
 @click.option("--seed", default=0, type=int, help="Seed of trial 0; trial t uses seed + t.")
 @click.option("--auxiliary", default="none", help="Auxiliary training loss: none, tod (EMA teacher + unlabeled "
               "consistency) or ll4al (loss prediction); the ll4al strategy always trains with ll4al.")
 @click.option("--aux-weight", default=None, type=float,
               help="lambda of the auxiliary loss (default: the dataset's TOD weight, 0.02; 1.0 for ll4al).")
+@click.option("--beta", default=1.2, type=float, help="BAL balance factor: window length / per-cycle budget.")
+@click.option("--reinit/--no-reinit", default=None,
+              help="Re-initialise the net every cycle (default: yes for stconal and stconal-ema, no for the others).")
+@click.option("--lr-schedule", default="multistep",
+              help="constant, multistep (x0.1 at the milestones) or cosine-restarts (ST-CoNAL snapshot cycles).")
 @click.option("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N].")
+@click.option("--precision", default="auto",
+              help="auto (bf16 autocast on CUDA, fp32 on CPU), fp32 or bf16 (an opt-in on CPU).")
+@click.option("--compile", is_flag=True,
+              help="torch.compile the network (compiled once per process, reused by every cycle and trial).")
+@click.option("--workers", default=1, type=click.IntRange(min=1),
+              help="Run the (trial, strategy) jobs in N processes, one GPU each where there are several; "
+              "same results as one process. Under torchrun the ranks share the pool scoring instead.")
 @click.option("--out", default=None, type=click.Path(file_okay=False),
               help="Run folder (default runs/<timestamp>); must be new or empty.")
+@click.option("--resume", default=None, type=click.Path(file_okay=False),
+              help="Continue the run in this folder after its last finished cycles (same settings).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def run(strategies, out, quiet, batch_size, **settings):
-    """Run an active-learning experiment and write config.json, results.jsonl, queries.jsonl, curve.png."""
-    from tod_plugin.data import load_dataset
-    from tod_plugin.experiment import RunConfig, RunStore, format_table, plot_curves, run_experiment
-    from tod_plugin.experiment.progress import Progress
+@click.pass_context
+def run(ctx, strategies, out, resume, quiet, batch_size, workers, **settings):
+    """Run an active-learning experiment and write config.json, results.jsonl, queries.jsonl, curve.png.
 
+    Interrupted runs continue with --resume RUN_DIR and end with the same results as an uninterrupted run.
+    """
+    from tod_plugin.data import data_root, load_dataset
+    from tod_plugin.distributed import init_from_env, is_active
+    from tod_plugin.experiment import RunConfig, RunStore, format_table, plot_curves, run_experiment
+    from tod_plugin.experiment.presets import apply_preset
+    from tod_plugin.experiment.progress import Progress
+    from tod_plugin.experiment.workers import follower_store
+
+    rank = init_from_env()  # under torchrun: every rank runs the experiment, pool scoring is sharded
+    if workers > 1 and is_active():
+        raise click.UsageError("--workers does not combine with torchrun: use one or the other")
     if batch_size != "auto":
         try:
             batch_size = int(batch_size)
         except ValueError:
             raise click.BadParameter(f"must be 'auto' or a positive int, got {batch_size!r}",
                                      param_hint="--batch-size") from None
-    config = RunConfig(strategies=strategies, batch_size=batch_size, **settings).validate()
-    dataset = load_dataset(config.dataset)
-    config.budget(len(dataset.X_train))
-    out = Path(out) if out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    store = RunStore(out)
-    store.create(config.to_dict())
+    settings.update(strategies=strategies, batch_size=batch_size)
+    if resume:
+        if out is not None and Path(out) != Path(resume):
+            raise click.UsageError("give either --out (a new run) or --resume (an existing run), not both")
+        out = Path(resume)
+        store = RunStore(out)
+        given = {name: value for name, value in settings.items()
+                 if ctx.get_parameter_source(_OPTION_OF.get(name, name)) == ParameterSource.COMMANDLINE}
+        config = RunConfig.from_dict(store.open()).resumed_with(given)
+        dataset = load_dataset(config.dataset, config.data_dir, config.download, config.image_size)
+    else:
+        if settings["preset"] is not None:
+            explicit = {name for name in settings
+                        if ctx.get_parameter_source(_OPTION_OF.get(name, name)) == ParameterSource.COMMANDLINE}
+            settings = apply_preset(settings["preset"], settings, explicit)
+        settings["data_dir"] = str(data_root(settings["data_dir"]))
+        config = RunConfig(**settings).validate()
+        dataset = load_dataset(config.dataset, config.data_dir, config.download, config.image_size)
+        config.budget(len(dataset.X_train))
+        out = Path(out) if out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+        store = RunStore(out)
+        if rank == 0:
+            store.create(config.to_dict())
+    if rank:
+        store, quiet = follower_store(store, resume), True
     total = config.trials * len(config.strategies) * (config.cycles + 1)
     progress = Progress(total, config.trials, config.cycles, enabled=not quiet)
     started = time.perf_counter()
     try:
-        run_experiment(config, dataset, store, progress)
+        run_experiment(config, dataset, store, progress, resume=bool(resume), workers=workers)
     finally:
         progress.close()
+    if rank:
+        return
     plot_curves(store.results, out / "curve.png", title=f"{config.dataset}: accuracy vs labels")
     click.echo(format_table(store.results))
     click.echo(f"\n{time.perf_counter() - started:.0f} s; results in {out}/ (results.jsonl, queries.jsonl, curve.png)")

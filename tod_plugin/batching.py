@@ -3,6 +3,10 @@
 This replaces skorch's per-sample ``DataLoader`` for array input. A batch is gathered from the
 resident tensor by index, moved to the training device, augmented there (training only), turned
 into floats (uint8 is scaled to [0, 1]) and normalised with ``(x - mean) / std``.
+
+Nothing in a step waits for the GPU: the data lives on the device, the few small index and
+augmentation tensors drawn on the host go through pinned memory with ``non_blocking`` copies, and
+the normalisation constants are put on the device once.
 """
 import warnings
 from dataclasses import dataclass
@@ -10,7 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .augment import random_crop_flip
+from .augment import crop_flip, draw_crop_flip
+
+
+def to_device(tensor, device):
+    """``tensor`` on ``device``; a host-to-CUDA copy is staged in pinned memory and does not block
+    the host (a plain ``.to("cuda")`` of pageable memory waits for the GPU to finish its queue)."""
+    device = torch.device(device)
+    if device.type == "cuda" and tensor.device.type == "cpu":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
 
 
 class ArrayDataset(torch.utils.data.Dataset):
@@ -29,6 +42,19 @@ class ArrayDataset(torch.utils.data.Dataset):
         return self.X[index], (self.y[index] if self.y is not None else torch.tensor(0))
 
 
+def in_layout(x, channels_last):
+    """4-D ``x`` with the canonical strides of NCHW (or NHWC with ``channels_last``).
+
+    Convolutions follow the strides, and an (N, 1, H, W) array may carry channels-last strides
+    while counting as contiguous (``.contiguous()`` keeps them): batches of the same values
+    would then take another kernel, with results a few ulps apart.
+    """
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    if x.stride() != torch.empty(x.shape, device="meta", memory_format=layout).stride():
+        x = x.clone(memory_format=layout)
+    return x
+
+
 @dataclass
 class BatchPreparer:
     """Turns a raw batch into the network's input: augment, to float, normalise."""
@@ -38,19 +64,32 @@ class BatchPreparer:
     std: tuple = None
     crop_padding: int = 0
     hflip: bool = False
+    channels_last: bool = False
+
+    def __post_init__(self):
+        self._constants = {}  # (ndim, device) -> (mean, std) tensors, made once
 
     def __call__(self, x, training, generator=None):
-        x = x.to(self.device, non_blocking=True)
-        augment = training and x.ndim == 4 and (self.crop_padding or self.hflip)
-        if augment:
-            x = random_crop_flip(x, self.crop_padding, self.hflip, generator)
+        x = to_device(x, self.device)
+        if training and x.ndim == 4 and (self.crop_padding or self.hflip):
+            draws = draw_crop_flip(len(x), self.crop_padding, self.hflip, generator)
+            x = crop_flip(x, self.crop_padding, *(to_device(t, x.device) for t in draws))
+        if x.ndim == 4:
+            x = in_layout(x, self.channels_last)  # the float ops below keep the layout
         x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
         if self.mean is not None:
-            shape = (1, -1) + (1,) * (x.ndim - 2)
-            mean = torch.as_tensor(self.mean, dtype=x.dtype, device=x.device).view(shape)
-            std = torch.as_tensor(self.std, dtype=x.dtype, device=x.device).view(shape)
+            mean, std = self._normalization(x)
             x = (x - mean) / std
         return x
+
+    def _normalization(self, x):
+        key = (x.ndim, x.device)
+        if key not in self._constants:
+            shape = (1, -1) + (1,) * (x.ndim - 2)
+            self._constants[key] = tuple(
+                to_device(torch.tensor(values, dtype=torch.float32).view(shape), x.device) for values in (self.mean, self.std)
+            )
+        return self._constants[key]
 
 
 class BatchIterator:
@@ -69,7 +108,7 @@ class BatchIterator:
     def __iter__(self):
         n = len(self.dataset)
         if self.training:
-            order = torch.randperm(n, generator=self.generator).to(self.dataset.X.device)
+            order = to_device(torch.randperm(n, generator=self.generator), self.dataset.X.device)
         for start in range(0, n, self.batch_size):
             if self.training:
                 index = order[start:start + self.batch_size]
@@ -113,4 +152,4 @@ class UnlabeledStream:
                 self.position = 0
             index = self.order[self.position:self.position + size]
             self.position += size
-        return self.prepare(self.dataset.X[index.to(self.dataset.X.device)], True, self.generator)
+        return self.prepare(self.dataset.X[to_device(index, self.dataset.X.device)], True, self.generator)

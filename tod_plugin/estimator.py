@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier
-from skorch.dataset import unpack_data
+from skorch.dataset import get_len, unpack_data
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_array, column_or_1d
 from .auxiliary import AUXILIARIES, LossPredictionModule, ranking_loss, teacher_logits, tod_consistency_loss
 from .batching import ArrayDataset, BatchIterator, BatchPreparer, UnlabeledStream, auto_batch_size
 from .errors import ConfigError, MissingHookError
+from .precision import autocast, check_channels_last, check_precision, resolve_channels_last
 
 PAPER_SGD_DEFAULTS = {"momentum": 0.9, "weight_decay": 5e-4}
 
@@ -100,6 +101,18 @@ class ALNetClassifier(NeuralNetClassifier):
     ll4al_stop_epoch : int
         After this many epochs of a fit the stage features are detached before the loss module
         (it keeps learning but no longer shapes the backbone); 120 of 200 in the paper.
+    precision : "auto", "fp32" or "bf16"
+        ``"bf16"``: forward passes and losses (training, prediction, pool scoring) under bf16
+        autocast; weights, gradients and optimizer state stay fp32. ``"auto"``: bf16 on CUDA, fp32
+        on CPU (where bf16 is an opt-in). See ``tod_plugin.precision``.
+    channels_last : "auto", True or False
+        NHWC memory layout for 4-D inputs and the module's weights; ``"auto"``: on CUDA and CPU.
+    compile : bool
+        skorch's ``torch.compile`` switch. Compiled graphs are cached per process by the module's
+        code, not its instance, so they are built once and reused by every later fit, cycle and
+        net of the same architecture in the process (``--workers``: once per worker). Only
+        ``forward`` is compiled: the TOD auxiliary loss (``forward_heads``) and LL4AL scoring
+        (``stage_features``) run eagerly.
     warm_start : bool
         ``True`` keeps the weights between fits (TOD / LL4AL / BAL protocol) while the optimizer
         restarts at every fit (fresh momentum, initial ``lr``); give skorch's ``LRScheduler``
@@ -137,6 +150,8 @@ class ALNetClassifier(NeuralNetClassifier):
         aux_weight=None,
         ll4al_margin=1.0,
         ll4al_stop_epoch=120,
+        precision="auto",
+        channels_last="auto",
         verbose=0,
         **kwargs,
     ):
@@ -163,6 +178,8 @@ class ALNetClassifier(NeuralNetClassifier):
         self.aux_weight = aux_weight
         self.ll4al_margin = ll4al_margin
         self.ll4al_stop_epoch = ll4al_stop_epoch
+        self.precision = precision
+        self.channels_last = channels_last
 
     # ------------------------------------------------------------------ validation
     def _validate_own_params(self):
@@ -179,6 +196,8 @@ class ALNetClassifier(NeuralNetClassifier):
             raise ConfigError(f"aux_weight must be None or a number >= 0, got {self.aux_weight!r}")
         if not (isinstance(self.ll4al_stop_epoch, numbers.Integral) and self.ll4al_stop_epoch >= 0):
             raise ConfigError(f"ll4al_stop_epoch must be an int >= 0, got {self.ll4al_stop_epoch!r}")
+        check_precision(self.precision)
+        check_channels_last(self.channels_last)
         if self.normalize is not None and (len(self.normalize) != 2 or len(self.normalize[0]) != len(self.normalize[1])):
             raise ConfigError("normalize must be None or (mean, std) with one value per channel each")
 
@@ -311,7 +330,18 @@ class ALNetClassifier(NeuralNetClassifier):
                         f"stage_channels, e.g. SmallCNN or CifarResNet18); {type(self.module_).__name__} has none"
                     )
                 self.loss_module_ = LossPredictionModule(channels)
+            if self.uses_channels_last:
+                self.module_.to(memory_format=torch.channels_last)
         return self
+
+    @property
+    def uses_channels_last(self):
+        """Whether ``channels_last`` resolves to the NHWC layout on the net's device."""
+        return resolve_channels_last(self.channels_last, resolve_device(self.device))
+
+    def autocast(self):
+        """The autocast context of ``precision`` on the net's device (forward passes run inside it)."""
+        return autocast(self.precision, resolve_device(self.device))
 
     @property
     def effective_aux_weight(self):
@@ -379,6 +409,12 @@ class ALNetClassifier(NeuralNetClassifier):
     def _initialize_for(self, X, y):
         """Initialise with the module's sizes taken from the data (see ``module__*`` inference)."""
         self.check_data(X, y)
+        channels = super().get_params_for("module").get("in_channels")  # explicit, not inferred
+        if channels is not None and getattr(X, "ndim", 0) == 4 and X.shape[1] != channels:
+            raise ConfigError(
+                f"X has {X.shape[1]} channels but the module is built for module__in_channels={channels}; "
+                "convert the images or set module__in_channels to match"
+            )
         if not isinstance(X, torch.utils.data.Dataset):
             self.input_shape_ = tuple(X.shape[1:])
             self.n_features_in_ = int(np.prod(self.input_shape_))
@@ -408,18 +444,42 @@ class ALNetClassifier(NeuralNetClassifier):
         self.fit_epoch_ += 1
 
     def train_step_single(self, batch, **fit_params):
-        """One step: CE on the main head, plus lambda x the auxiliary loss when one is set."""
-        if self.auxiliary == "none":
-            return super().train_step_single(batch, **fit_params)
+        """One step: CE on the main head, plus lambda x the auxiliary loss when one is set.
+
+        Forward passes and losses run under :meth:`autocast`, the backward pass outside it.
+        """
         self._set_training(True)
         Xi, yi = unpack_data(batch)
-        if self.auxiliary == "tod":
-            y_pred, aux_loss = self._tod_step(Xi)
-        else:
-            y_pred, aux_loss = self._ll4al_step(Xi, yi)
-        loss = self.get_loss(y_pred, yi, X=Xi, training=True) + self.effective_aux_weight * aux_loss
+        with self.autocast():
+            if self.auxiliary == "none":
+                y_pred = self.infer(Xi, **fit_params)
+                loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+            else:
+                y_pred, aux_loss = self._tod_step(Xi) if self.auxiliary == "tod" else self._ll4al_step(Xi, yi)
+                loss = self.get_loss(y_pred, yi, X=Xi, training=True) + self.effective_aux_weight * aux_loss
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """skorch's epoch loop without its per-step ``loss.item()``: batch losses stay on the device
+        (in the history as 0-d tensors while the epoch runs) and become floats in one transfer at
+        the end of the epoch, so the host never waits for the GPU inside an epoch."""
+        if iterator is None:
+            return
+        losses = []
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            losses.append(step["loss"].detach())
+            self.history.record_batch(prefix + "_loss", losses[-1])
+            self.history.record_batch(prefix + "_batch_size", get_len(batch[0]) if isinstance(batch, (tuple, list))
+                                      else get_len(batch))
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+        if losses:
+            values = torch.stack([loss.float() for loss in losses]).tolist()
+            for record, value in zip(self.history[-1]["batches"][-len(losses):], values):
+                record[prefix + "_loss"] = value
+        self.history.record(prefix + "_batch_count", len(losses))
 
     def _tod_step(self, x_l):
         from .hooks.ema import EMATeacher
@@ -454,7 +514,8 @@ class ALNetClassifier(NeuralNetClassifier):
     @property
     def batch_preparer(self):
         mean, std = self.normalize if self.normalize is not None else (None, None)
-        return BatchPreparer(resolve_device(self.device), mean, std, self.crop_padding, self.hflip)
+        return BatchPreparer(resolve_device(self.device), mean, std, self.crop_padding, self.hflip,
+                             self.uses_channels_last)
 
     def get_dataset(self, X, y=None):
         if isinstance(X, torch.utils.data.Dataset) and not isinstance(X, torch.Tensor):
@@ -480,9 +541,9 @@ class ALNetClassifier(NeuralNetClassifier):
         """Forward a batch; a module returning a tuple contributes its first output (main head)."""
         self.check_is_fitted()
         Xi, _ = unpack_data(batch)
-        with torch.set_grad_enabled(training):
+        with torch.set_grad_enabled(training), self.autocast():
             self._set_training(training)
-            return main_output(self.infer(Xi))
+            return main_output(self.infer(Xi)).float()
 
     def get_loss(self, y_pred, y_true, *args, **kwargs):
         return super().get_loss(main_output(y_pred), y_true, *args, **kwargs)

@@ -4,9 +4,12 @@ import numbers
 from dataclasses import dataclass
 
 from ..auxiliary import AUXILIARIES, TOD_AUX_WEIGHTS
-from ..data import LOADERS
+from ..data import check_dataset_name
 from ..errors import ConfigError
+from ..lr_schedules import LR_SCHEDULES
 from ..models import MODELS
+from ..precision import check_precision
+from ..models.imagenet_resnet import read_resnet18_state
 from .strategies import STRATEGIES
 
 
@@ -58,11 +61,21 @@ class RunConfig:
     device: str = "auto"
     auxiliary: str = "none"
     aux_weight: object = None
+    preset: object = None
+    data_dir: object = None
+    download: bool = False
+    pretrained: object = None
+    milestones: object = None
+    image_size: object = None
+    beta: float = 1.2
+    reinit: object = None
+    lr_schedule: str = "multistep"
+    precision: str = "auto"
+    compile: bool = False
 
     def validate(self):
         """Raise :class:`ConfigError` naming the first bad setting and what is accepted."""
-        if self.dataset not in LOADERS:
-            raise ConfigError(f"unknown dataset {self.dataset!r}; choose one of {sorted(LOADERS)}")
+        check_dataset_name(self.dataset)
         if not self.strategies:
             raise ConfigError(f"strategy: give at least one of {sorted(STRATEGIES)}")
         for name in self.strategies:
@@ -76,7 +89,8 @@ class RunConfig:
         if len(set(self.strategies)) != len(self.strategies):
             raise ConfigError(f"strategy: each strategy once, got {','.join(self.strategies)}")
         if self.model not in MODELS or self.model == "mlp":
-            raise ConfigError(f"unknown model {self.model!r}; choose one of ['resnet18', 'smallcnn']")
+            raise ConfigError(f"unknown model {self.model!r}; choose one of {sorted(set(MODELS) - {'mlp'})}")
+        self._validate_weights_and_schedule()
         for name in ("trials", "epochs"):
             _positive_int(getattr(self, name), name)
         _positive_int(self.cycles, "cycles", minimum=0)
@@ -95,7 +109,44 @@ class RunConfig:
             raise ConfigError(f"aux_weight must be a number >= 0, got {self.aux_weight!r}")
         if not (self.device in ("auto", "cpu") or str(self.device).startswith("cuda")):
             raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
+        self._validate_sampling_protocol()
+        check_precision(self.precision)
+        if not isinstance(self.compile, bool):
+            raise ConfigError(f"compile must be true or false, got {self.compile!r}")
         return self
+
+    def _validate_sampling_protocol(self):
+        """``beta``: BAL's balance factor (> 0); ``reinit``: None (each strategy's protocol: ST-CoNAL
+        re-initialises, the others continue training) or a bool for all; ``lr_schedule``: see
+        ``tod_plugin.lr_schedules``."""
+        if isinstance(self.beta, bool) or not (isinstance(self.beta, numbers.Real) and self.beta > 0):
+            raise ConfigError(f"beta must be a positive number, got {self.beta!r}")
+        if self.reinit not in (None, True, False):
+            raise ConfigError(f"reinit must be true, false or null (the strategy's protocol), got {self.reinit!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+
+    def reinit_for(self, strategy):
+        """Whether the strategy's net is re-initialised every cycle: ``reinit``, else its protocol's default."""
+        return STRATEGIES[split_strategy(strategy)[0]].reinit if self.reinit is None else bool(self.reinit)
+
+    def _validate_weights_and_schedule(self):
+        """``pretrained``: a torchvision ResNet-18 state dict, only for resnet18-imagenet; ``milestones``:
+        increasing epochs where the LR drops x0.1 (None: at 80% of the epochs; empty: constant LR);
+        ``image_size``: side of the stored images of datasets resized at load time (None: 224)."""
+        if self.pretrained is not None:
+            if self.model != "resnet18-imagenet":
+                raise ConfigError(f"pretrained: ImageNet weights fit only --model resnet18-imagenet, "
+                                  f"not {self.model!r}")
+            read_resnet18_state(self.pretrained)
+        if self.milestones is not None:
+            self.milestones = tuple(self.milestones)
+            for value in self.milestones:
+                _positive_int(value, "milestones")
+            if list(self.milestones) != sorted(set(self.milestones)):
+                raise ConfigError(f"milestones must be increasing epochs, got {list(self.milestones)}")
+        if self.image_size is not None:
+            _positive_int(self.image_size, "image_size")
 
     def auxiliary_for(self, strategy):
         """``(auxiliary loss, lambda)`` for a strategy's net: a ``+aux`` suffix, else what the strategy
@@ -125,7 +176,34 @@ class RunConfig:
     def to_dict(self):
         data = dataclasses.asdict(self)
         data["strategies"] = list(self.strategies)
+        if self.milestones is not None:
+            data["milestones"] = list(self.milestones)
         return data
+
+    @classmethod
+    def from_dict(cls, data):
+        """Settings from a run folder's config.json (unknown keys are an error)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"config.json has settings this version does not know: {', '.join(unknown)}")
+        values = dict(data)
+        if "strategies" in values:
+            values["strategies"] = tuple(values["strategies"])
+        return cls(**values).validate()
+
+    def resumed_with(self, overrides):
+        """These (stored) settings, refusing ``overrides`` that change them; lists every difference."""
+        changed = self.to_dict()
+        changed.update(overrides)
+        changed = RunConfig.from_dict(changed).to_dict()
+        stored = self.to_dict()
+        differences = [f"{name}: {stored[name]!r} in the folder, {changed[name]!r} given"
+                       for name in stored if changed[name] != stored[name]]
+        if differences:
+            raise ConfigError("--resume with settings that differ from the run folder's config.json: "
+                              + "; ".join(differences) + ". Drop those flags or start a new --out folder")
+        return self
 
 
 def _positive_int(value, name, minimum=1):

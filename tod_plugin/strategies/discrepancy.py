@@ -7,7 +7,7 @@ import weakref
 from ..errors import MissingHookError
 from ..estimator import module_state
 from ..hooks import StepSnapshot
-from ..inference import OutputCache, input_setting, row_keys, score_pool
+from ..inference import OutputCache, RowKeys, cached_outputs, input_setting, score_pool
 from ..scoring import output_discrepancy
 from ._common import ConfigError, rank_pool
 
@@ -30,16 +30,14 @@ def _cod_scores(net, X):
     current model at the previous query (after that fit, before the next one), whose outputs on
     the rows scored then were computed. They are reused for the rows scored again when the
     reference still is exactly that state (warm-started or not); anything else (another fit in
-    between, changed weights or inputs) fails :meth:`OutputCache.lookup` and is recomputed.
+    between, changed weights or inputs) fails :func:`cached_outputs` and is recomputed.
     With the whole pool scored, the reference costs no forward pass from the second query on.
     """
-    keys, setting = row_keys(X), input_setting(net, X)
-    cache = _LAST_OUTPUTS.get(net)
-    known = cache.lookup(net.reference_state_, setting, keys) if cache is not None else None
+    keys, setting = RowKeys(X), input_setting(net, X)
+    known = cached_outputs(_LAST_OUTPUTS.get(net), net.reference_state_, setting, keys)
     reference = net.copy_module_with(net.reference_state_)
-    scores, current = score_pool(net, X, [net.module_, reference], output_discrepancy,
-                                 known=None if known is None else {1: known}, keep=0)
-    _LAST_OUTPUTS[net] = OutputCache(module_state(net.module_), setting, keys, current)
+    scores, current = score_pool(net, X, [net.module_, reference], output_discrepancy, known={1: known}, keep=0)
+    _LAST_OUTPUTS[net] = OutputCache(module_state(net.module_), setting, keys.all(), current)
     return scores
 
 

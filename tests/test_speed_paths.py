@@ -1,0 +1,190 @@
+"""The speed work (precision, layout, on-device losses, output reuse, compile, workers) keeps results."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_net
+from tod_plugin import ALNetClassifier
+from tod_plugin.batching import BatchPreparer
+from tod_plugin.errors import ConfigError
+from tod_plugin.inference import OutputCache, RowKeys, cached_outputs
+from tod_plugin.precision import resolve_channels_last, resolve_precision
+from tod_plugin.strategies import cod_sampling
+from tod_plugin.strategies import discrepancy
+from tod_plugin_cli.main import main
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"precision": "fp16"}, "precision must be one of ('auto', 'fp32', 'bf16'), got 'fp16'"),
+    ({"channels_last": "yes"}, "channels_last must be 'auto', True or False, got 'yes'"),
+])
+def test_bad_precision_or_layout_is_refused(params, message, small_split):
+    X, y = small_split[:2]
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        make_net(**params).fit(X, y)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--precision", "fp16"], "error: precision must be one of ('auto', 'fp32', 'bf16'), got 'fp16'"),
+    (["--workers", "0"], "error: Invalid value for '--workers': 0 is not in the range x>=1."),
+])
+def test_cli_refuses_bad_speed_flags(flags, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--out", str(tmp_path / "run"), *flags])
+    assert exit_info.value.code == 2 and capsys.readouterr().err.strip() == message
+    assert not (tmp_path / "run").exists()
+
+
+def test_auto_means_bf16_on_cuda_only_and_nhwc_on_cuda_and_cpu():
+    assert resolve_precision("auto", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
+    assert resolve_channels_last("auto", "cpu") is True and resolve_channels_last("auto", "cuda:1") is True
+    assert resolve_channels_last("auto", "mps") is False and resolve_channels_last(False, "cuda") is False
+
+
+def test_batches_get_canonical_strides():
+    # (N, 1, H, W) arrays can carry channel stride 1 (channels-last strides) and still count as
+    # contiguous; convolutions would follow those strides, so batches are re-strided.
+    images = torch.arange(2 * 3 * 4, dtype=torch.uint8).reshape(2, 3, 4, 1).permute(0, 3, 1, 2)
+    assert images.stride() == (12, 1, 4, 1) and images.is_contiguous()
+    nchw = BatchPreparer("cpu")(images, training=False)
+    nhwc = BatchPreparer("cpu", channels_last=True)(images, training=False)
+    assert nchw.stride() == (12, 12, 4, 1) and nhwc.stride() == (12, 1, 4, 1)
+    assert torch.equal(nchw, images.float() / 255) and torch.equal(nhwc, nchw)
+
+
+def test_channels_last_and_fp32_leave_cpu_results_unchanged(small_split):
+    X, y, X_pool, _, X_test, _ = small_split
+    picked, proba = [], []
+    for params in ({"channels_last": False, "precision": "auto"}, {"channels_last": True, "precision": "fp32"}):
+        net = make_net(**params).fit(X, y)
+        weight = net.module_.stages[1][0][0].weight  # (32, 16, 3, 3): NCHW and NHWC strides differ
+        assert weight.is_contiguous(memory_format=torch.channels_last) == params["channels_last"]
+        picked.append(np.asarray(cod_sampling(net, X_pool, n_instances=10)))
+        proba.append(net.predict_proba(X_test))
+    np.testing.assert_array_equal(picked[0], picked[1])
+    np.testing.assert_allclose(proba[0], proba[1], atol=1e-5)
+
+
+def test_bf16_is_an_opt_in_on_cpu(small_split):
+    X, y, X_pool, _, X_test, _ = small_split
+    net = make_net(precision="bf16").fit(X, y)
+    with net.autocast():
+        assert net.module_(torch.zeros(2, 1, 8, 8)).dtype == torch.bfloat16
+    proba = net.predict_proba(X_test)
+    assert proba.dtype == np.float32
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-5)
+    assert len(np.asarray(cod_sampling(net, X_pool, n_instances=5))) == 5
+    net.set_params(precision="fp32")  # the same weights without autocast
+    np.testing.assert_allclose(proba, net.predict_proba(X_test), atol=0.03)  # bf16: ~3 significant digits
+
+
+def test_epoch_losses_need_no_per_step_sync(small_split, monkeypatch):
+    X, y = small_split[:2]
+
+    def no_item(self):
+        raise AssertionError("a per-step .item() host sync")
+
+    monkeypatch.setattr(torch.Tensor, "item", no_item)
+    net = make_net(batch_size=16).fit(X, y)  # 60 samples: batches of 16, 16, 16, 12
+    monkeypatch.undo()
+    batches = net.history[-1, "batches"]
+    assert [b["train_batch_size"] for b in batches] == [16, 16, 16, 12]
+    assert all(type(b["train_loss"]) is float for b in batches)
+    weighted = sum(b["train_loss"] * b["train_batch_size"] for b in batches) / 60
+    assert net.history[-1, "train_loss"] == pytest.approx(weighted, rel=1e-12)
+
+
+def _count_reference_rows(monkeypatch):
+    """Rows fed to reference copies (``copy_module_with``) during COD queries."""
+    rows = []
+    original = ALNetClassifier.copy_module_with
+
+    def counting_copy(net, state):
+        module = original(net, state)
+        module.register_forward_hook(lambda m, args, out: rows.append(len(args[0])))
+        return module
+
+    monkeypatch.setattr(ALNetClassifier, "copy_module_with", counting_copy)
+    return rows
+
+
+def test_cod_reuses_the_reference_outputs_of_the_previous_query(small_split, monkeypatch):
+    X, y, X_pool, y_pool, _, _ = small_split
+    rows = _count_reference_rows(monkeypatch)
+    net = make_net(warm_start=True).fit(X, y)
+    cod_sampling(net, X_pool[:150], n_instances=5)
+    assert sum(rows) == 150  # cycle 1: the reference is the initial network, nothing known
+    net.fit(np.concatenate([X, X_pool[:20]]), np.concatenate([y, y_pool[:20]]))
+    pool = X_pool[100:][::-1].copy()  # another array: 50 rows scored before (content keys), 50 new
+    rows.clear()
+    reused = cod_sampling(net, pool, n_instances=10)
+    assert sum(rows) == 50
+    discrepancy._LAST_OUTPUTS.clear()
+    rows.clear()
+    recomputed = cod_sampling(net, pool, n_instances=10)
+    assert sum(rows) == 100
+    np.testing.assert_array_equal(reused, recomputed)
+
+
+def test_cod_output_cache_is_only_used_for_the_exact_state(small_split, monkeypatch):
+    X, y, X_pool, y_pool, _, _ = small_split
+    rows = _count_reference_rows(monkeypatch)
+    net = make_net(warm_start=True).fit(X, y)
+    cod_sampling(net, X_pool, n_instances=5)
+    net.fit(X, y)
+    net.fit(X, y)  # two fits since the query: the reference is not the state scored then
+    rows.clear()
+    cod_sampling(net, X_pool, n_instances=5)
+    assert sum(rows) == len(X_pool)
+
+
+def test_cached_outputs_hand_example():
+    state = {"w": torch.tensor([1.0, 2.0])}
+    X = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    outputs = torch.tensor([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]])
+    cache = OutputCache(state, "setting", RowKeys(X).all(), outputs)
+    pool = np.stack([X[2], X[1] + 1, X[0]])  # rows 0 and 2 were scored before, row 1 was not
+    mask, known = cached_outputs(cache, {"w": torch.tensor([1.0, 2.0])}, "setting", RowKeys(pool))(0, 3)
+    assert mask.tolist() == [True, False, True] and torch.equal(known[[0, 2]], outputs[[2, 0]])
+    assert cached_outputs(cache, state, "setting", RowKeys(pool))(1, 2) is None  # nothing known there
+    keys = RowKeys(pool)
+    for other_state, setting in (({"w": torch.tensor([1.0, 2.5])}, "setting"),  # other weights
+                                 ({"w": torch.tensor([1, 2])}, "setting"),  # other dtype
+                                 (state, "other setting")):
+        assert cached_outputs(cache, other_state, setting, keys)(0, 3) is None
+    assert cached_outputs(None, state, "setting", keys)(0, 3) is None
+    assert keys.keys == RowKeys(pool).all()  # hashed along the way, for the next cache
+
+
+def test_compiled_once_per_process_and_reused_by_later_nets(small_split):
+    from torch._dynamo.utils import counters
+
+    X, y, X_pool = small_split[:3]
+    torch._dynamo.reset()
+    counters.clear()
+    graphs = []
+    for seed in (0, 1):
+        net = make_net(compile=True, compile__backend="eager", batch_size=20, random_state=seed).fit(X, y)
+        net.predict(X_pool[:40])
+        cod_sampling(net, X_pool[:40], n_instances=3)
+        graphs.append(counters["stats"]["unique_graphs"])
+    assert graphs[0] > 0 and graphs[1] == graphs[0]
+
+
+def _records(folder):
+    results = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+    for record in results:
+        del record["query_time"], record["train_time"]
+    return results, (folder / "queries.jsonl").read_text()
+
+
+def test_workers_give_the_sequential_results(tmp_path):
+    args = ["run", "--strategy", "cod,random", "--trials", "1", "--cycles", "1", "--epochs", "1",
+            "--initial", "30", "--query-size", "10", "--device", "cpu", "--quiet"]
+    for name, extra in (("sequential", []), ("workers", ["--workers", "2"])):
+        with pytest.raises(SystemExit) as exit_info:
+            main([*args, "--out", str(tmp_path / name), *extra])
+        assert exit_info.value.code == 0
+    assert _records(tmp_path / "workers") == _records(tmp_path / "sequential")
