@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from tod_plugin.augment import crop_flip, draw_crop_flip, random_crop_flip
+from tod_plugin.augment import crop_flip, draw_crop_flip
 
 
 def torchvision_crop_flip(image, padding, top, left, flip):
@@ -33,4 +33,5 @@ def test_offsets_and_flips_are_uniform_and_independent():
 
 def test_no_padding_no_flip_is_identity():
     images = torch.randint(0, 256, (3, 1, 8, 8), dtype=torch.uint8)
-    assert torch.equal(random_crop_flip(images, 0, False, torch.Generator().manual_seed(0)), images)
+    draws = draw_crop_flip(3, 0, False, torch.Generator().manual_seed(0))
+    assert torch.equal(crop_flip(images, 0, *draws), images)

@@ -1,7 +1,7 @@
 """Batched, on-device image augmentation with torchvision's semantics.
 
-``random_crop_flip`` equals, sample by sample, ``RandomCrop(size=(H, W), padding=p)`` (zero
-padding) followed by ``RandomHorizontalFlip(0.5)``: each image gets its own offsets
+``crop_flip`` with the offsets and flips of ``draw_crop_flip`` equals, sample by sample,
+``RandomCrop(size=(H, W), padding=p)`` (zero padding) followed by ``RandomHorizontalFlip(0.5)``: each image gets its own offsets
 ``i, j ~ U{0..2p}`` and its own flip, drawn from the given generator. It is one gather over the
 padded batch, so it runs wherever the batch lives (CPU or GPU) without a per-sample loop.
 """
@@ -29,8 +29,3 @@ def crop_flip(images, padding, dy, dx, flips):
     out = padded[b, :, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
     return out.permute(0, 3, 1, 2).contiguous()
 
-
-def random_crop_flip(images, padding, hflip, generator):
-    """Random crop with zero padding and random horizontal flip, per sample."""
-    dy, dx, flips = draw_crop_flip(images.shape[0], padding, hflip, generator)
-    return crop_flip(images, padding, dy, dx, flips)
