@@ -1,6 +1,7 @@
 """ST-CoNAL: epoch snapshots, the averaged / EMA teacher with recalibrated BN, the sharpened-KL score, LR schedules."""
 import json
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -230,6 +231,22 @@ def test_lr_schedules_in_training(digits, name, expected):
     net.fit(digits.X_train[:20], digits.y_train[:20])
     net.fit(digits.X_train[:20], digits.y_train[:20])  # the schedule restarts with each fit
     np.testing.assert_allclose(recorder.lrs_, expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["multistep", "cosine-restarts"])
+def test_pickled_schedule_holds_no_second_copy_of_the_weights(digits, name):
+    """The torch scheduler references the optimizer; it is rebuilt at every fit, so it is not pickled."""
+    X, y = digits.X_train[:20], digits.y_train[:20]
+    plain = make_net(max_epochs=2, lr=0.1)
+    scheduled = make_net(max_epochs=2, lr=0.1, callbacks=[("lr_schedule", lr_scheduler(name, 2, start=2, every=1))])
+    plain.fit(X, y)
+    scheduled.fit(X, y)
+    weights_and_momentum = 2 * sum(p.numel() * 4 for p in scheduled.module_.parameters())
+    assert len(pickle.dumps(scheduled)) - len(pickle.dumps(plain)) < weights_and_momentum / 4
+    restored = pickle.loads(pickle.dumps(scheduled))
+    assert dict(restored.callbacks_)["lr_schedule"].lr_scheduler_ is None
+    restored.fit(X, y)  # a new fit rebuilds the scheduler
+    np.testing.assert_allclose(restored.history[:, "train_loss"], scheduled.fit(X, y).history[:, "train_loss"])
 
 
 def test_unknown_lr_schedule():

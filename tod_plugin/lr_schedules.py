@@ -17,6 +17,20 @@ from .errors import ConfigError
 LR_SCHEDULES = ("constant", "multistep", "cosine-restarts")
 
 
+class PerFitLRScheduler(LRScheduler):
+    """skorch's ``LRScheduler``, pickled without its torch scheduler ``lr_scheduler_``.
+
+    That scheduler is rebuilt at the start of every fit and references the optimizer, which the
+    net pickles on its own: keeping it would store the weights and momentum a second time in
+    every checkpoint (ResNet-18: 224 MB instead of 135 MB).
+    """
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["lr_scheduler_"] = None
+        return state
+
+
 class CosineRestarts:
     """lr factor for 0-based epoch e: cosine cycles of ``every`` epochs, (1 + cos(pi t / every)) / 2 with
     t = e mod every, each ending on a snapshot epoch (1-based multiples of ``every``, the first one
@@ -44,9 +58,9 @@ def lr_scheduler(name, epochs, milestones=None, start=None, every=None, gamma=0.
     if name == "multistep":
         milestones = [max(1, int(round(0.8 * epochs)))] if milestones is None else list(milestones)
         if milestones:
-            return LRScheduler(MultiStepLR, milestones=milestones, gamma=gamma, last_epoch=-1)
+            return PerFitLRScheduler(MultiStepLR, milestones=milestones, gamma=gamma, last_epoch=-1)
     if name == "cosine-restarts":
         if start is None or every is None:
             raise ConfigError("the cosine-restarts schedule needs the snapshot plan: start and every")
-        return LRScheduler(LambdaLR, lr_lambda=CosineRestarts(start, every), last_epoch=-1)
+        return PerFitLRScheduler(LambdaLR, lr_lambda=CosineRestarts(start, every), last_epoch=-1)
     return None
