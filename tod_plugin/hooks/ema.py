@@ -11,7 +11,6 @@ import copy
 
 import torch
 from skorch.callbacks import Callback
-from torch.optim.swa_utils import AveragedModel
 
 
 def ema_weight(step, decay):
@@ -25,7 +24,11 @@ def unwrap(module):
 
 
 class EMAAverager:
-    """Keeps ``average_`` (an ``AveragedModel``) of a module with the a_k rule; k = ``steps_``."""
+    """Keeps ``average_`` (a frozen copy of a module) with the a_k rule; k = ``steps_``.
+
+    One update is a single fused ``theta_ema <- theta_ema + (1 - a_k) (theta - theta_ema)`` over all
+    parameters, with a_k computed on the host: no device-to-host synchronisation per step.
+    """
 
     def __init__(self, decay):
         self.decay = decay
@@ -35,23 +38,19 @@ class EMAAverager:
     def start(self, module):
         """theta_ema <- theta (a copy of the student), once."""
         if self.average_ is None:
-            self.average_ = AveragedModel(copy.deepcopy(unwrap(module)), avg_fn=self._average, use_buffers=False)
-            self.average_.module.requires_grad_(False)
-            self.average_.update_parameters(unwrap(module))
+            self.average_ = copy.deepcopy(unwrap(module)).requires_grad_(False)
 
+    @torch.no_grad()
     def update(self, module):
         """One optimizer step done: k += 1, theta_ema <- a_k * theta_ema + (1 - a_k) * theta."""
         self.start(module)
         self.steps_ += 1
-        self.average_.update_parameters(unwrap(module))
-
-    def _average(self, averaged, current, n_averaged):
-        a = ema_weight(self.steps_, self.decay)
-        return a * averaged + (1.0 - a) * current
+        weight = 1.0 - ema_weight(self.steps_, self.decay)
+        torch._foreach_lerp_(list(self.average_.parameters()), list(unwrap(module).parameters()), weight)
 
     @property
     def module(self):
-        return None if self.average_ is None else self.average_.module
+        return self.average_
 
     def to_cpu(self):
         if self.average_ is not None:
@@ -84,12 +83,11 @@ class EMATeacher(Callback):
 
     def on_train_begin(self, net, **kwargs):
         self.averager_.start(net.module_)
-        self.averager_.average_.to(next(net.module_.parameters()).device)
+        self.averager_.module.to(next(net.module_.parameters()).device)
 
     def on_batch_end(self, net, training=False, **kwargs):
         if training:
-            with torch.no_grad():
-                self.averager_.update(net.module_)
+            self.averager_.update(net.module_)
 
     def __getstate__(self):
         state = self.__dict__.copy()

@@ -105,8 +105,7 @@ class EpochSnapshots(Callback):
 
     def on_batch_end(self, net, training=False, **kwargs):
         if training and self.ema_ is not None:
-            with torch.no_grad():
-                self.ema_.update(net.module_)
+            self.ema_.update(net.module_)
 
     def on_epoch_end(self, net, **kwargs):
         self.epoch_ += 1
