@@ -18,10 +18,8 @@ image arrays loaded (train + test).
 import argparse
 import json
 import os
-import pickle
 import platform
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -31,26 +29,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve()
-
-
-class Py2Pickler(pickle._Pickler):
-    """Writes bytes with Python 2's str opcodes, as the official CIFAR files (cPickle, protocol 2) hold them."""
-
-    dispatch = dict(pickle._Pickler.dispatch)
-
-    def save_py2_str(self, obj):
-        header = pickle.SHORT_BINSTRING + bytes([len(obj)]) if len(obj) < 256 else (
-            pickle.BINSTRING + struct.pack("<i", len(obj)))
-        self.write(header)
-        self.write(obj)
-        self.memoize(obj)
-
-    dispatch[bytes] = save_py2_str
-
-
-def dump_py2(path, obj):
-    with open(path, "wb") as f:
-        Py2Pickler(f, protocol=2).dump(obj)
+sys.path.insert(0, str(HERE.parents[1] / "tests"))
+from cifar_files import write_pickle  # noqa: E402  (Python 2 protocol-2 pickles, as the tests write)
 
 
 def md5(path):
@@ -62,20 +42,20 @@ def md5(path):
 def make_cifar(root, rng, checksums):
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True)
-    dump_py2(folder / "batches.meta", {"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
+    write_pickle(folder / "batches.meta", {"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
                                                        "horse", "ship", "truck"], "num_cases_per_batch": 10000,
                                        "num_vis": 3072})
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        dump_py2(folder / name, {"batch_label": name, "labels": rng.randint(0, 10, 10000).tolist(),
+        write_pickle(folder / name, {"batch_label": name, "labels": rng.randint(0, 10, 10000).tolist(),
                                  "data": rng.randint(0, 256, (10000, 3072), dtype=np.uint8),
                                  "filenames": [f"image_{i:06d}.png" for i in range(10000)]})
         checksums.setdefault("cifar", {})[name] = (10000, md5(folder / name))
     folder = root / "cifar-100-python"
     folder.mkdir()
-    dump_py2(folder / "meta", {"fine_label_names": [f"class{i}" for i in range(100)],
+    write_pickle(folder / "meta", {"fine_label_names": [f"class{i}" for i in range(100)],
                                "coarse_label_names": [f"super{i}" for i in range(20)]})
     for name, n in (("train", 50000), ("test", 10000)):
-        dump_py2(folder / name, {"batch_label": name, "fine_labels": rng.randint(0, 100, n).tolist(),
+        write_pickle(folder / name, {"batch_label": name, "fine_labels": rng.randint(0, 100, n).tolist(),
                                  "coarse_labels": rng.randint(0, 20, n).tolist(),
                                  "data": rng.randint(0, 256, (n, 3072), dtype=np.uint8),
                                  "filenames": [f"image_{i:06d}.png" for i in range(n)]})

@@ -26,8 +26,6 @@ def _status_kb(field):
 
 
 def child(n_rows, strategy, device):
-    import torch
-
     from synthetic import cifar_like
     from tod_plugin import ALNetClassifier
     from tod_plugin.models import SmallCNN

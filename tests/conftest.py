@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from modAL.models import ActiveLearner
 
 from tod_plugin import ALNetClassifier
 from tod_plugin.data import load_dataset
@@ -32,3 +33,15 @@ def make_net(**overrides):
 @pytest.fixture
 def net_factory():
     return make_net
+
+
+@pytest.fixture(scope="module")
+def learner(digits):
+    """A modAL learner whose net is fitted on the first 60 digits (one per test module)."""
+    X, y = digits.X_train, digits.y_train
+    return ActiveLearner(estimator=make_net(), X_training=X[:60], y_training=y[:60])
+
+
+def indices(result):
+    """The queried indices of a strategy's result (modAL's (indices, instances) or bare indices)."""
+    return result[0] if isinstance(result, tuple) else result

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from tod_plugin import ALNetClassifier
-from tod_plugin.hooks import StepSnapshot
 from tod_plugin.models import SmallCNN
 from tod_plugin.strategies import cod_sampling, ll4al_sampling, random_sampling, tod_sampling
 from tod_plugin_cli.main import main

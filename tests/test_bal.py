@@ -15,17 +15,7 @@ from tod_plugin.strategies import BALSampler
 from tod_plugin.strategies.bal import bal_window
 from tod_plugin.strategies.pt4al import window_candidates
 
-from conftest import make_net
-
-
-def indices(result):
-    return result[0] if isinstance(result, tuple) else result
-
-
-@pytest.fixture(scope="module")
-def learner(digits):
-    X, y = digits.X_train, digits.y_train
-    return ActiveLearner(estimator=make_net(), X_training=X[:60], y_training=y[:60])
+from conftest import indices, make_net
 
 
 @pytest.fixture

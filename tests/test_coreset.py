@@ -2,15 +2,12 @@
 import numpy as np
 import pytest
 import torch
-from modAL.models import ActiveLearner
 
 import tod_plugin.strategies._common as common
 from tod_plugin.errors import ConfigError
 from tod_plugin.pretext import penultimate_features
 from tod_plugin.strategies import coreset_sampling
 from tod_plugin.strategies.coreset import k_center_greedy
-
-from conftest import make_net
 
 
 def brute_force_greedy(pool, labeled, n):
@@ -54,12 +51,6 @@ def test_k_center_equals_brute_force(block_size, n_labeled):
     assert picks.tolist() == expected_picks
     np.testing.assert_allclose(distances, expected_distances, rtol=1e-9)
     assert np.all(np.diff(distances[1:]) <= 0)
-
-
-@pytest.fixture(scope="module")
-def learner(digits):
-    X, y = digits.X_train, digits.y_train
-    return ActiveLearner(estimator=make_net(), X_training=X[:60], y_training=y[:60])
 
 
 def test_coreset_sampling_is_k_center_on_the_models_features(learner, digits, monkeypatch):

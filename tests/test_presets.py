@@ -1,7 +1,5 @@
 """Paper presets (METHODS sections 8 and 9): their values, overrides from the command line, listings."""
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +11,8 @@ from tod_plugin.experiment import RunConfig
 from tod_plugin.experiment.presets import PRESETS, apply_preset, labels_axis
 from tod_plugin_cli.main import main
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_data_cifar import write_cifar10  # noqa: E402  (the CIFAR fixture writer)
+from cifar_files import write_cifar10
+
 
 # METHODS section 8: dataset, network, initial, per cycle, cycles (label-set sizes), subset, epochs,
 # milestones, lr, batch, re-init

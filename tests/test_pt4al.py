@@ -1,7 +1,6 @@
 """PT4AL and the rotation pretext: rotations, per-image pretext losses, the loss order cut into batches."""
 import numpy as np
 import pytest
-from modAL.models import ActiveLearner
 
 import tod_plugin.strategies._common as common
 from tod_plugin import ALNetClassifier
@@ -12,17 +11,7 @@ from tod_plugin.pretext import fit_rotation_pretext, pretext_net, rotation_losse
 from tod_plugin.strategies import PT4ALSampler
 from tod_plugin.strategies.pt4al import max_probability
 
-from conftest import make_net
-
-
-def indices(result):
-    return result[0] if isinstance(result, tuple) else result
-
-
-@pytest.fixture(scope="module")
-def learner(digits):
-    X, y = digits.X_train, digits.y_train
-    return ActiveLearner(estimator=make_net(), X_training=X[:60], y_training=y[:60])
+from conftest import indices
 
 
 def test_rotations_are_rot90_image_major():

@@ -15,7 +15,7 @@ from tod_plugin.hooks import EpochSnapshots, StepSnapshot
 from tod_plugin.strategies import (BALSampler, PT4ALSampler, cod_sampling, coreset_sampling, ll4al_sampling,
                                    random_sampling, stconal_sampling, tod_sampling)
 
-from conftest import make_net
+from conftest import indices, make_net
 
 
 def fresh(sampler_class, ascending=False, **params):
@@ -52,10 +52,6 @@ def fitted(digits):
     net = template_net(warm_start=True)
     learner = ActiveLearner(estimator=net, query_strategy=cod_sampling, X_training=X[:60], y_training=y[:60])
     return learner, X[60:160]
-
-
-def indices(result):
-    return result[0] if isinstance(result, tuple) else result
 
 
 def with_scores(strategy, *args, monkeypatch, **kwargs):
