@@ -10,6 +10,7 @@ from torch.nn import functional as F
 
 from tod_plugin import ALNetClassifier
 from tod_plugin.auxiliary import LossPredictionModule, ranking_loss, tod_consistency_loss
+from tod_plugin.auxiliary.steps import ll4al_step
 from tod_plugin.batching import UnlabeledStream
 from tod_plugin.errors import ConfigError, MissingHookError
 from tod_plugin.hooks import EMATeacher, ema_weight
@@ -176,7 +177,7 @@ def backbone_grads(net, x, y, epoch):
     net.module_.zero_grad()
     net.loss_module_.zero_grad()
     net.fit_epoch_ = epoch
-    logits, aux = net._ll4al_step(x, y)
+    logits, aux = ll4al_step(net, x, y)
     (F.cross_entropy(logits, y) + aux).backward()
     return [p.grad.clone() for p in net.module_.stages.parameters()]
 

@@ -1,6 +1,5 @@
 """``ALNetClassifier``: a skorch classifier made for deep active learning on image arrays."""
 import copy
-import functools
 import inspect
 import numbers
 import warnings
@@ -11,47 +10,16 @@ import torch
 from skorch import NeuralNetClassifier
 from skorch.dataset import get_len, unpack_data
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, column_or_1d
 
-from .auxiliary import AUXILIARIES, LossPredictionModule, ranking_loss, teacher_logits, tod_consistency_loss
+from . import validation
+from .auxiliary import AUXILIARIES, LossPredictionModule
+from .auxiliary.steps import ll4al_step, tod_step
 from .batching import ArrayDataset, BatchIterator, BatchPreparer, UnlabeledStream, auto_batch_size
+from .device import on_resolved_device, resolve_device, resolved_device
 from .errors import ConfigError, MissingHookError
 from .precision import autocast, check_channels_last, check_precision, resolve_channels_last
 
 PAPER_SGD_DEFAULTS = {"momentum": 0.9, "weight_decay": 5e-4}
-
-
-def resolve_device(device):
-    """``"auto"`` means CUDA when available, else CPU; anything else is returned unchanged."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
-@contextmanager
-def resolved_device(net):
-    """``net.device`` resolved inside the block; the parameter keeps its verbatim value outside."""
-    requested = net.__dict__.get("device")
-    if requested != "auto":
-        yield
-        return
-    net.__dict__["device"] = resolve_device(requested)
-    try:
-        yield
-    finally:
-        net.__dict__["device"] = requested
-
-
-def _on_resolved_device(method):
-    """Run ``method`` under :func:`resolved_device`."""
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        with resolved_device(self):
-            return method(self, *args, **kwargs)
-
-    return wrapper
 
 
 def main_output(output):
@@ -202,58 +170,15 @@ class ALNetClassifier(NeuralNetClassifier):
             raise ConfigError("normalize must be None or (mean, std) with one value per channel each")
 
     def check_X(self, X, name="X", same_shape=True):
-        """Validate an input array; returns it as a numpy/torch array of ndim >= 2.
-
-        ``same_shape`` also requires the sample shape the net was fitted on.
-        """
+        """Validate an input array (``validation.check_samples``); ``same_shape`` also requires the
+        sample shape the net was fitted on. A ``Dataset`` is passed through."""
         if isinstance(X, torch.utils.data.Dataset) and not isinstance(X, torch.Tensor):
             return X
-        if not isinstance(X, torch.Tensor):
-            # sparse -> TypeError; complex, empty, 0 features, NaN/inf -> ValueError; numeric
-            # object arrays -> float64; numeric dtypes (uint8 images included) are kept.
-            try:
-                X = check_array(X, dtype="numeric", ensure_2d=False, allow_nd=True, input_name=name)
-            except ValueError as exc:
-                raise ConfigError(str(exc)) from exc
-        if X.ndim < 2:
-            raise ConfigError(
-                f"{name} must have shape (n_samples, C, H, W), (n_samples, H, W) or (n_samples, n_features); "
-                f"got a {X.ndim}-D array of shape {tuple(X.shape)}. Reshape your data: a single sample "
-                "with X[None]."
-            )
-        if len(X) == 0:
-            raise ConfigError(f"{name} is empty: it needs at least one sample")
-        if isinstance(X, torch.Tensor) and X.dtype != torch.uint8 and not torch.isfinite(X).all():
-            raise ConfigError(f"{name} contains NaN or infinity; clean or impute it first")
-        if X.ndim == 3:
-            X = X[:, None]
-        if same_shape and self.initialized_ and hasattr(self, "input_shape_") and tuple(X.shape[1:]) != self.input_shape_:
-            if X.ndim == 2 and len(self.input_shape_) == 1:
-                raise ConfigError(
-                    f"{name} has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                    f"{self.input_shape_[0]} features as input"
-                )
-            raise ConfigError(
-                f"{name} has samples of shape {tuple(X.shape[1:])}, but {type(self).__name__} was fitted "
-                f"on samples of shape {self.input_shape_}"
-            )
-        return X
+        fitted = getattr(self, "input_shape_", None) if same_shape and self.initialized_ else None
+        return validation.check_samples(X, name, fitted, type(self).__name__)
 
     def check_y(self, y):
-        """Validate labels: a 1-D array (a column vector is raveled with a warning) of class labels."""
-        if y is None:
-            raise ConfigError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None: "
-                "it is trained on labeled data"
-            )
-        if isinstance(y, torch.Tensor):
-            y = y.cpu().numpy()
-        try:
-            y = column_or_1d(y, warn=True)
-            check_classification_targets(y)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from exc
-        return y
+        return validation.check_labels(y, type(self).__name__)
 
     def check_data(self, X, y):
         super().check_data(X, y)
@@ -264,18 +189,10 @@ class ALNetClassifier(NeuralNetClassifier):
 
     def encode_labels(self, y):
         """Labels -> class indices ``0..n_classes-1`` in the order of ``classes_``."""
-        y = np.asarray(y)
-        if y.ndim != 1:
-            raise ConfigError(f"y must be a 1-D array of labels, got shape {y.shape}")
-        classes = np.asarray(self.classes_)
-        order = np.argsort(classes, kind="stable")  # ``classes`` may be given in any order
-        index = order[np.clip(np.searchsorted(classes[order], y), 0, len(classes) - 1)]
-        if not np.array_equal(classes[index], y):
-            raise ConfigError(f"y has labels outside classes_={classes.tolist()}")
-        return index
+        return validation.encode_labels(y, self.classes_)
 
     # ------------------------------------------------------------------ initialisation
-    @_on_resolved_device
+    @on_resolved_device
     def initialize(self):
         self._validate_own_params()
         self.rng_ = np.random.RandomState(check_random_state(self.random_state).randint(2**31 - 1))
@@ -357,7 +274,7 @@ class ALNetClassifier(NeuralNetClassifier):
         return args, kwargs
 
     # ------------------------------------------------------------------ fitting
-    @_on_resolved_device
+    @on_resolved_device
     def fit(self, X, y, X_unlabeled=None, **fit_params):
         """Fit on labeled ``(X, y)``; ``X_unlabeled`` is the pool the TOD auxiliary loss draws from.
 
@@ -420,7 +337,7 @@ class ALNetClassifier(NeuralNetClassifier):
             self.n_features_in_ = int(np.prod(self.input_shape_))
         self.initialize()
 
-    @_on_resolved_device
+    @on_resolved_device
     def partial_fit(self, X, y=None, classes=None, X_unlabeled=None, **fit_params):
         X = self.check_X(X)
         if y is not None:
@@ -455,7 +372,7 @@ class ALNetClassifier(NeuralNetClassifier):
                 y_pred = self.infer(Xi, **fit_params)
                 loss = self.get_loss(y_pred, yi, X=Xi, training=True)
             else:
-                y_pred, aux_loss = self._tod_step(Xi) if self.auxiliary == "tod" else self._ll4al_step(Xi, yi)
+                y_pred, aux_loss = tod_step(self, Xi) if self.auxiliary == "tod" else ll4al_step(self, Xi, yi)
                 loss = self.get_loss(y_pred, yi, X=Xi, training=True) + self.effective_aux_weight * aux_loss
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
@@ -480,25 +397,6 @@ class ALNetClassifier(NeuralNetClassifier):
             for record, value in zip(self.history[-1]["batches"][-len(losses):], values):
                 record[prefix + "_loss"] = value
         self.history.record(prefix + "_batch_count", len(losses))
-
-    def _tod_step(self, x_l):
-        from .hooks.ema import EMATeacher
-
-        teacher = self.hook(EMATeacher).teacher_
-        main_l, aux_l = self.module_.forward_heads(x_l)
-        unlabeled = {}
-        if self.unlabeled_stream_ is not None:
-            x_u = self.unlabeled_stream_.next(len(x_l))
-            main_u, aux_u = self.module_.forward_heads(x_u)
-            unlabeled = {"main_u": main_u, "aux_u": aux_u, "teacher_u": teacher_logits(teacher, x_u)}
-        return main_l, tod_consistency_loss(main_l, aux_l, teacher_logits(teacher, x_l), **unlabeled)
-
-    def _ll4al_step(self, x, y):
-        logits, stages = self.module_.forward_with_stages(x)
-        if self.fit_epoch_ >= self.ll4al_stop_epoch:
-            stages = [s.detach() for s in stages]
-        target = torch.nn.functional.cross_entropy(logits, y, reduction="none")
-        return logits, ranking_loss(self.loss_module_(stages), target, self.ll4al_margin)
 
     def train_batch_size(self, n_samples):
         """The training batch size used for ``n_samples`` labeled samples."""
@@ -588,7 +486,7 @@ class ALNetClassifier(NeuralNetClassifier):
         if requested == "auto":
             self.__dict__["device"] = "auto"
 
-    @_on_resolved_device
+    @on_resolved_device
     def load_params(self, *args, **kwargs):
         return super().load_params(*args, **kwargs)
 

@@ -14,7 +14,8 @@ import torch
 
 from . import distributed
 from .batching import to_device
-from .estimator import main_output, resolve_device
+from .device import resolve_device
+from .estimator import main_output
 from .precision import resolve_precision
 
 

@@ -13,7 +13,8 @@ import torch
 from skorch.callbacks import Callback
 from torch.optim.swa_utils import update_bn
 
-from ..estimator import module_state, resolve_device
+from ..device import resolve_device
+from ..estimator import module_state
 from .ema import EMAAverager
 
 TEACHERS = ("mean", "ema")
