@@ -5,7 +5,7 @@ import torch
 
 import tod_plugin.strategies._common as common
 from tod_plugin.errors import ConfigError
-from tod_plugin.pretext import penultimate_features
+from tod_plugin.inference import penultimate_features
 from tod_plugin.strategies import coreset_sampling
 from tod_plugin.strategies.coreset import k_center_greedy
 

@@ -6,6 +6,7 @@ outputs to one score per sample straight away, so memory beyond the pool itself 
 activations plus the score vector (and the outputs a caller asks to keep). Under
 ``torch.distributed`` the pool is sharded over the ranks (see :mod:`tod_plugin.distributed`).
 Outputs known from an earlier pass (COD's reference, :func:`cached_outputs`) are not recomputed.
+:func:`penultimate_features` is the same kind of pass for one model's features (Core-Set, BAL).
 """
 import hashlib
 
@@ -155,3 +156,21 @@ def cached_outputs(cache, state, setting, keys):
         return (mask, cache.outputs[torch.from_numpy(np.where(mask, index, 0))]) if mask.any() else None
 
     return known
+
+
+def penultimate_features(net, X, module=None):
+    """``module.forward_features`` of every row of ``X`` as one float32 tensor on the net's device.
+
+    ``module`` defaults to ``net.module_``; it runs in eval mode (its mode is restored after).
+    Inputs are prepared exactly as for ``net.predict_proba`` (no augmentation).
+    """
+    module = net.module_ if module is None else module
+    if not hasattr(module, "forward_features"):
+        raise TypeError(f"{type(module).__name__} has no forward_features(x) giving penultimate features")
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.inference_mode():
+            return torch.cat([module.forward_features(x).float().flatten(1) for x in net.iter_batches(X)])
+    finally:
+        module.train(was_training)
