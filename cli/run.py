@@ -1,4 +1,5 @@
 """``tod-al run``: one experiment, trials x strategies x cycles, into a run folder."""
+import contextlib
 import time
 from pathlib import Path
 
@@ -67,13 +68,17 @@ def _milestones(ctx, param, value):
 @click.option("--workers", default=1, type=click.IntRange(min=1),
               help="Run the (trial, strategy) jobs in N processes, one GPU each where there are several; "
               "same results as one process. Under torchrun the ranks share the pool scoring instead.")
+@click.option("--ray-address", default=None,
+              help="Run the jobs as Ray tasks (pip install \"tod-plugin[ray]\"): local starts a Ray instance on "
+              "this machine, auto joins the running cluster, or ray://HOST:PORT; with --workers N at most N jobs "
+              "at once. On several nodes the run folder must be on a filesystem every node sees.")
 @click.option("--out", default=None, type=click.Path(file_okay=False),
               help="Run folder (default runs/<timestamp>); must be new or empty.")
 @click.option("--resume", default=None, type=click.Path(file_okay=False),
               help="Continue the run in this folder after its last finished cycles (same settings).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def run(ctx, strategies, out, resume, quiet, batch_size, workers, **settings):
+def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, **settings):
     """Run an active-learning experiment and write config.json, results.jsonl, queries.jsonl, curve.png.
 
     Interrupted runs continue with --resume RUN_DIR and end with the same results as an uninterrupted run.
@@ -83,11 +88,15 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, **settings):
     from tod_plugin.experiment import RunConfig, RunStore, format_table, plot_curves, run_experiment
     from tod_plugin.experiment.presets import apply_preset
     from tod_plugin.experiment.progress import Progress
+    from tod_plugin.experiment.ray_workers import check_device, ray_session, require_ray
     from tod_plugin.experiment.workers import follower_store
 
     rank = init_from_env()  # under torchrun: every rank runs the experiment, pool scoring is sharded
-    if workers > 1 and is_active():
-        raise click.UsageError("--workers does not combine with torchrun: use one or the other")
+    for flag, given in (("--workers", workers > 1), ("--ray-address", ray_address)):
+        if given and is_active():
+            raise click.UsageError(f"{flag} does not combine with torchrun: use one or the other")
+    if ray_address:
+        require_ray()
     if batch_size != "auto":
         try:
             batch_size = int(batch_size)
@@ -115,17 +124,22 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, **settings):
         config.budget(len(dataset.X_train))
         out = Path(out) if out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
         store = RunStore(out)
-        if rank == 0:
+    with contextlib.ExitStack() as stack:
+        if ray_address:  # connected before the run folder is made: a missing cluster leaves nothing behind
+            check_device(config.device)
+            stack.enter_context(ray_session(ray_address))
+        if rank == 0 and not resume:
             store.create(config.to_dict())
-    if rank:
-        store, quiet = follower_store(store, resume), True
-    total = config.trials * len(config.strategies) * (config.cycles + 1)
-    progress = Progress(total, config.trials, config.cycles, enabled=not quiet)
-    started = time.perf_counter()
-    try:
-        run_experiment(config, dataset, store, progress, resume=bool(resume), workers=workers)
-    finally:
-        progress.close()
+        if rank:
+            store, quiet = follower_store(store, resume), True
+        total = config.trials * len(config.strategies) * (config.cycles + 1)
+        progress = Progress(total, config.trials, config.cycles, enabled=not quiet)
+        started = time.perf_counter()
+        try:
+            run_experiment(config, dataset, store, progress, resume=bool(resume), workers=workers,
+                           ray=bool(ray_address))
+        finally:
+            progress.close()
     if rank:
         return
     plot_curves(store.results, out / "curve.png", title=f"{config.dataset}: accuracy vs labels")

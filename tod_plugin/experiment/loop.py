@@ -66,14 +66,19 @@ def trial_jobs(config, n_pool):
             yield (trial, index), name, seed, initial_rows
 
 
-def run_experiment(config, dataset, store, progress, resume=False, workers=1):
+def run_experiment(config, dataset, store, progress, resume=False, workers=1, ray=False):
     """Run every trial and strategy; each finished cycle is checkpointed and written at once.
 
     With ``resume`` each (trial, strategy) continues after its newest intact checkpoint. With
-    ``workers`` > 1 the (trial, strategy) jobs run in that many processes (``workers.run_parallel``).
+    ``workers`` > 1 the (trial, strategy) jobs run in that many processes (``workers.run_parallel``);
+    with ``ray`` they run as tasks of the connected Ray, ``workers`` at once (``ray_workers.run_on_ray``).
     """
     _, query_size = config.budget(len(dataset.X_train))
     jobs = list(trial_jobs(config, len(dataset.X_train)))
+    if ray:
+        from .ray_workers import run_on_ray
+
+        return run_on_ray(config, dataset, store, progress, jobs, query_size, resume, workers)
     if workers > 1:
         from .workers import run_parallel
 

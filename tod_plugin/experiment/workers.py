@@ -8,6 +8,7 @@ other jobs, so the records are the same (on CPU bit for bit at the same number o
 process: each worker gets ``torch.get_num_threads() // N``). Workers write their own checkpoints and pool caches (one
 file per job) and send their records to this process, which writes results.jsonl / queries.jsonl
 in the canonical order.
+``ray_workers.run_on_ray`` (``--ray-address``) runs the same ``run_job`` as Ray tasks.
 
 ``follower_store`` (``torchrun``): every rank runs the experiment, rank 0 writes the run folder and
 the other ranks write to a scratch folder of their own.
@@ -54,15 +55,21 @@ def _start_worker(config, dataset, root, records, counter, n_threads):
     _WORKER.update(config=config, dataset=dataset, store=_ForwardingStore(root, records))
 
 
-def _run_job(key, name, seed, initial_rows, query_size, resume):
-    """One (trial, strategy) in a worker; returns its final records."""
+def run_job(config, dataset, store, job, query_size, resume):
+    """One (trial, strategy) ``job`` away from the parent, records to the ``_ForwardingStore``
+    ``store``; returns its final records. The job body of every back-end (processes, Ray)."""
     from .loop import run_trial
 
-    config, dataset, store = _WORKER["config"], _WORKER["dataset"], _WORKER["store"]
+    key, name, seed, initial_rows = job
     checkpoint = load_checkpoint(store.checkpoints, name, key[0]) if resume else None
     progress = Progress(0, config.trials, config.cycles, enabled=False)
     run_trial(config, dataset, store, progress, key, name, seed, initial_rows, query_size, checkpoint)
     return store.last
+
+
+def _run_job(job, query_size, resume):
+    """One job in a pool worker, on the config, dataset and store its initializer set."""
+    return run_job(_WORKER["config"], _WORKER["dataset"], _WORKER["store"], job, query_size, resume)
 
 
 def run_parallel(config, dataset, store, progress, jobs, query_size, resume, workers):
@@ -78,7 +85,7 @@ def run_parallel(config, dataset, store, progress, jobs, query_size, resume, wor
     seen = {}
     with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context, initializer=_start_worker,
                              initargs=(config, dataset, store.root, records, counter, n_threads)) as pool:
-        pending = {pool.submit(_run_job, key, name, seed, rows, query_size, resume) for key, name, seed, rows in jobs}
+        pending = {pool.submit(_run_job, job, query_size, resume) for job in jobs}
         try:
             while pending:
                 try:
