@@ -9,6 +9,7 @@ from conftest import make_net
 from tod_plugin import ALNetClassifier
 from tod_plugin.batching import BatchPreparer
 from tod_plugin.errors import ConfigError
+from tod_plugin.hooks import EMATeacher, EpochSnapshots, StepSnapshot
 from tod_plugin.inference import OutputCache, RowKeys, cached_outputs
 from tod_plugin.precision import resolve_channels_last, resolve_precision
 from tod_plugin.strategies import cod_sampling
@@ -80,14 +81,28 @@ def test_bf16_is_an_opt_in_on_cpu(small_split):
     np.testing.assert_allclose(proba, net.predict_proba(X_test), atol=0.03)  # bf16: ~3 significant digits
 
 
-def test_epoch_losses_need_no_per_step_sync(small_split, monkeypatch):
-    X, y = small_split[:2]
+HOOKED = {  # training set-ups whose steps must not wait for the device
+    "plain": {},
+    "tod + EMA teacher": {"auxiliary": "tod", "callbacks": [EMATeacher(decay=0.9)]},
+    "ll4al": {"auxiliary": "ll4al"},
+    "st-conal EMA snapshots": {"callbacks": [EpochSnapshots(start=1, every=1, teacher="ema")], "max_epochs": 2},
+    "step snapshot": {"callbacks": [StepSnapshot()]},
+}
 
-    def no_item(self):
-        raise AssertionError("a per-step .item() host sync")
 
-    monkeypatch.setattr(torch.Tensor, "item", no_item)
-    net = make_net(batch_size=16).fit(X, y)  # 60 samples: batches of 16, 16, 16, 12
+@pytest.mark.parametrize("setup", HOOKED)
+def test_training_steps_need_no_host_sync(small_split, monkeypatch, setup):
+    """No ``.item()`` or truth value of a tensor inside the epoch loop (each would wait for a GPU)."""
+    X, y, X_pool = small_split[:3]
+
+    def host_sync(self, *args):
+        raise AssertionError("a per-step host sync")
+
+    net = make_net(batch_size=16, **HOOKED[setup])
+    fit_params = {"X_unlabeled": X_pool} if setup.startswith("tod") else {}
+    for name in ("item", "__bool__"):
+        monkeypatch.setattr(torch.Tensor, name, host_sync)
+    net.fit(X, y, **fit_params)  # 60 samples: batches of 16, 16, 16, 12
     monkeypatch.undo()
     batches = net.history[-1, "batches"]
     assert [b["train_batch_size"] for b in batches] == [16, 16, 16, 12]
