@@ -1,5 +1,6 @@
 """``tod-al run``: one experiment, trials x strategies x cycles, into a run folder."""
 import contextlib
+import dataclasses
 import time
 from pathlib import Path
 
@@ -88,6 +89,7 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
     from tod_plugin.experiment import RunConfig, RunStore, format_table, plot_curves, run_experiment
     from tod_plugin.experiment.presets import apply_preset
     from tod_plugin.experiment.progress import Progress
+    from tod_plugin.experiment.store import dataset_fingerprint
     from tod_plugin.experiment.ray_workers import check_device, ray_session, require_ray
     from tod_plugin.experiment.workers import follower_store
 
@@ -111,8 +113,9 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
         store = RunStore(out)
         given = {name: value for name, value in settings.items()
                  if ctx.get_parameter_source(_OPTION_OF.get(name, name)) == ParameterSource.COMMANDLINE}
+        data_dir = given.pop("data_dir", None)  # where the data is now; what it is is checked below
         config = RunConfig.from_dict(store.open()).resumed_with(given)
-        dataset = load_dataset(config.dataset, config.data_dir, config.download, config.image_size)
+        config, dataset = _resumed_data(config, store, data_dir)
     else:
         if settings["preset"] is not None:
             explicit = {name for name in settings
@@ -129,7 +132,7 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
             check_device(config.device)
             stack.enter_context(ray_session(ray_address))
         if rank == 0 and not resume:
-            store.create(config.to_dict())
+            store.create(config.to_dict(), dataset_fingerprint(dataset))
         if rank:
             store, quiet = follower_store(store, resume), True
         total = config.trials * len(config.strategies) * (config.cycles + 1)
@@ -145,3 +148,26 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
     plot_curves(store.results, out / "curve.png", title=f"{config.dataset}: accuracy vs labels")
     click.echo(format_table(store.results))
     click.echo(f"\n{time.perf_counter() - started:.0f} s; results in {out}/ (results.jsonl, queries.jsonl, curve.png)")
+
+
+def _resumed_data(config, store, data_dir):
+    """The dataset of a resumed run, from ``data_dir`` when given (the data moved), else from the
+    folder recorded in config.json; refused unless it is the data the run started with (its
+    SHA-256, recorded when the run started). A new ``data_dir`` is recorded in config.json."""
+    from tod_plugin.data import DatasetNotFound, data_root, load_dataset
+    from tod_plugin.errors import ConfigError
+    from tod_plugin.experiment.store import dataset_fingerprint
+
+    moved = data_dir is not None and str(data_root(data_dir)) != config.data_dir
+    if moved:
+        config = dataclasses.replace(config, data_dir=str(data_root(data_dir)))
+    try:
+        dataset = load_dataset(config.dataset, config.data_dir, config.download, config.image_size)
+    except DatasetNotFound as error:
+        raise DatasetNotFound(f"{error} (moved the data? give --resume its new place with --data-dir)") from None
+    if store.dataset_sha256 is not None and dataset_fingerprint(dataset) != store.dataset_sha256:
+        raise ConfigError(f"--resume: the {config.dataset} data under {config.data_dir} is not the data this run "
+                          "started with (its SHA-256 differs); resume with the original data")
+    if moved:
+        store.write_config(config.to_dict())
+    return config, dataset

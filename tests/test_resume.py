@@ -156,3 +156,35 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert (tmp_path / "config.json").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_resume_finds_moved_data_with_data_dir_and_refuses_other_data(tmp_path, capsys):
+    """The run records its data's SHA-256: --data-dir on --resume gives the data's new place."""
+    from cifar_files import write_cifar10
+
+    def resume(*args):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["run", "--resume", str(out), *args])
+        return exit_info.value.code, capsys.readouterr().err.strip()
+
+    out, data = tmp_path / "run", tmp_path / "data"
+    write_cifar10(data, np.arange(30) % 10, np.arange(20) % 10)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--dataset", "cifar10", "--data-dir", str(data), "--out", str(out), "--trials", "1", "--cycles",
+              "1", "--epochs", "1", "--initial", "10", "--query-size", "5", "--strategy", "random", "--device", "cpu",
+              "--quiet"])
+    assert exit_info.value.code == 0
+    before = comparable(out)
+    data.rename(tmp_path / "moved")
+
+    code, err = resume()
+    assert code == 2 and len(err.splitlines()) == 1 and "give --resume its new place with --data-dir" in err
+    assert resume("--data-dir", str(tmp_path / "moved"))[0] == 0
+    assert json.loads((out / "config.json").read_text())["data_dir"] == str(tmp_path / "moved")
+    assert comparable(out) == before
+    assert resume()[0] == 0  # the new place is recorded
+
+    write_cifar10(tmp_path / "other", np.arange(30) % 5, np.arange(20) % 10)  # same shapes, other labels
+    code, err = resume("--data-dir", str(tmp_path / "other"))
+    assert code == 2 and "is not the data this run started with" in err
+    assert json.loads((out / "config.json").read_text())["data_dir"] == str(tmp_path / "moved")

@@ -5,10 +5,13 @@ A write goes to a temporary file in the same folder, is flushed and fsynced, the
 target (``os.replace`` is atomic on POSIX and Windows), so a reader or a crash never sees half a
 file, and a failed write (full disk, permissions) leaves the previous version in place.
 """
+import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import ConfigError
 
@@ -58,13 +61,15 @@ class RunStore:
 
     def __init__(self, root):
         self.root = Path(root)
+        self.dataset_sha256 = None
         self.checkpoints = self.root / "checkpoints"
         self.order = []
         self.results_by_key = {}
         self.queries_by_key = {}
 
-    def create(self, config):
-        """Start a new run folder: it must not exist or be empty."""
+    def create(self, config, dataset_sha256=None):
+        """Start a new run folder: it must not exist or be empty. ``dataset_sha256``
+        (:func:`dataset_fingerprint`) lets ``--resume`` find the same data in another folder."""
         if self.root.exists() and (not self.root.is_dir() or any(self.root.iterdir())):
             raise ConfigError(
                 f"output folder {self.root} exists and is not empty; choose another --out, or continue that run "
@@ -74,10 +79,17 @@ class RunStore:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot create the output folder {self.root}: {exc.strerror or exc}") from exc
-        self.write_json("config.json", {"schema_version": SCHEMA_VERSION, **config})
+        self.dataset_sha256 = dataset_sha256
+        self.write_config(config)
+
+    def write_config(self, config):
+        """(Re)write config.json: the schema version, the dataset's fingerprint and ``config``."""
+        self.write_json("config.json", {"schema_version": SCHEMA_VERSION, "dataset_sha256": self.dataset_sha256,
+                                        **config})
 
     def open(self):
-        """An existing run folder's settings (without the schema version), for ``--resume``."""
+        """An existing run folder's settings (without the schema version and the dataset's
+        fingerprint, which becomes ``dataset_sha256``), for ``--resume``."""
         path = self.root / "config.json"
         if not path.is_file():
             raise ConfigError(f"--resume {self.root}: no config.json there, so it is not a tod-al run folder")
@@ -91,6 +103,7 @@ class RunStore:
                 f"--resume {self.root}: the folder was written with run-folder schema {version!r}, this tod-plugin "
                 f"reads schema {SCHEMA_VERSION}; rerun the experiment into a new --out folder"
             )
+        self.dataset_sha256 = config.pop("dataset_sha256", None)
         return config
 
     def write_json(self, name, obj):
@@ -116,3 +129,14 @@ class RunStore:
 
     def _write_lines(self, name, records):
         atomic_write_text(self.root / name, "".join(json.dumps(r) + "\n" for r in records))
+
+
+def dataset_fingerprint(dataset):
+    """SHA-256 of a dataset's train and test arrays (shapes, dtypes and bytes): the identity of the data
+    a run used, whatever folder it was read from."""
+    digest = hashlib.sha256()
+    for array in (dataset.X_train, dataset.y_train, dataset.X_test, dataset.y_test):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.reshape(-1).view(np.uint8))  # the bytes, without a copy
+    return digest.hexdigest()
