@@ -8,7 +8,7 @@ Layout (torchvision's, under the data folder): ``cifar-10-batches-py/`` with ``d
 Memory: a single file (CIFAR-100's) becomes the image array itself, a view on the bytes read from
 the file. Several files (CIFAR-10's batches) go into an array preallocated from the file sizes (an
 image takes at least 3072 bytes of its file, so the sizes bound the count), one batch at a time,
-so the peak is the array plus one batch.
+so the peak is the array plus one batch. The imbalanced variants select their rows batch by batch.
 
 Imbalanced variants (ST-CoNAL, METHODS section 5): ``cifar10im`` keeps the first 50 training images
 (in file order) of each even class and the first 5000 of each odd class (a pool of 25,250);
@@ -121,18 +121,43 @@ def read_batch(fmt, path, n_classes):
     return data, labels.astype(np.int64)
 
 
-def read_batches(fmt, folder, files, n_classes):
-    """Images (n, 3, 32, 32) and labels (n,) of ``files``, one batch in memory at a time."""
+class FirstPerClass:
+    """Row filter over batches read in file order: the first ``limits[c]`` rows of each class c."""
+
+    def __init__(self, limits):
+        self.left = np.array(limits, dtype=np.int64)
+
+    @property
+    def capacity(self):
+        return int(self.left.sum())
+
+    def __call__(self, labels):
+        keep = np.zeros(len(labels), dtype=bool)
+        for label in np.unique(labels):
+            rows = np.flatnonzero(labels == label)[:self.left[label]]
+            keep[rows] = True
+            self.left[label] -= len(rows)
+        return keep
+
+
+def read_batches(fmt, folder, files, n_classes, keep=None):
+    """Images (n, 3, 32, 32) and labels (n,) of ``files``, one batch in memory at a time; with
+    ``keep`` (a :class:`FirstPerClass`) only the rows it keeps, selected batch by batch."""
     paths = [folder / name for name in files]
-    if len(paths) == 1:
+    if len(paths) == 1 and keep is None:
         data, labels = read_batch(fmt, paths[0], n_classes)
         return data.reshape(len(data), 3, 32, 32), labels
     capacity = sum(p.stat().st_size // ROW for p in paths)
+    if keep is not None:
+        capacity = min(capacity, keep.capacity)
     X = np.empty((capacity, ROW), dtype=np.uint8)
     y = np.empty(capacity, dtype=np.int64)
     n = 0
     for path in paths:
         data, labels = read_batch(fmt, path, n_classes)
+        if keep is not None:
+            rows = keep(labels)
+            data, labels = data[rows], labels[rows]
         if len(data) > capacity - n:
             raise DatasetDamaged(f"{path} holds more images than its size allows; the file is damaged")
         X[n:n + len(data)] = data
@@ -142,26 +167,26 @@ def read_batches(fmt, folder, files, n_classes):
     return X[:n].reshape(n, 3, 32, 32), y[:n].copy()
 
 
-def load(fmt, data_dir=None, download=False):
-    """Read ``fmt`` (CIFAR10 or CIFAR100) from the data folder; ``download`` fetches it first if missing."""
+def load(fmt, data_dir=None, download=False, train_per_class=None):
+    """Read ``fmt`` (CIFAR10 or CIFAR100) from the data folder; ``download`` fetches it first if missing.
+    ``train_per_class(label)``: how many training images of each class to keep (the first ones)."""
     root = data_root(data_dir)
     if download and fmt.source.missing(root):
         fetch(fmt.name, root, fmt.download)
     fmt.source.require(fmt.name, root)
     folder = fmt.source.path(root)
     names = read_class_names(fmt, folder)
-    X_train, y_train = read_batches(fmt, folder, fmt.train_files, len(names))
+    keep = None if train_per_class is None else FirstPerClass([train_per_class(c) for c in range(len(names))])
+    X_train, y_train = read_batches(fmt, folder, fmt.train_files, len(names), keep)
     X_test, y_test = read_batches(fmt, folder, fmt.test_files, len(names))
     return ImageDataset(name=fmt.name, X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
                         class_names=names, mean=MEAN, std=STD, crop_padding=4, hflip=True)
 
 
-def imbalanced(dataset, name, keep_even, keep_odd):
-    """Keep the first ``keep_even`` training images of each even class and ``keep_odd`` of each odd one."""
-    keep = np.zeros(len(dataset.y_train), dtype=bool)
-    for label in range(dataset.n_classes):
-        keep[np.flatnonzero(dataset.y_train == label)[:keep_even if label % 2 == 0 else keep_odd]] = True
-    dataset.X_train, dataset.y_train, dataset.name = dataset.X_train[keep], dataset.y_train[keep], name
+def imbalanced(fmt, name, keep_even, keep_odd, data_dir, download):
+    """``fmt`` keeping the first ``keep_even`` training images of each even class and ``keep_odd`` of each odd one."""
+    dataset = load(fmt, data_dir, download, train_per_class=lambda label: keep_odd if label % 2 else keep_even)
+    dataset.name = name
     return dataset
 
 
@@ -177,9 +202,9 @@ def load_cifar100(data_dir=None, download=False):
 
 def load_cifar10im(data_dir=None, download=False):
     """Imbalanced CIFAR-10: even classes 50 training images, odd classes 5000 (pool 25,250)."""
-    return imbalanced(load(CIFAR10, data_dir, download), "cifar10im", 50, 5000)
+    return imbalanced(CIFAR10, "cifar10im", 50, 5000, data_dir, download)
 
 
 def load_cifar100im(data_dir=None, download=False):
     """Imbalanced CIFAR-100: even classes 5 training images, odd classes 500 (pool 25,250)."""
-    return imbalanced(load(CIFAR100, data_dir, download), "cifar100im", 5, 500)
+    return imbalanced(CIFAR100, "cifar100im", 5, 500, data_dir, download)
