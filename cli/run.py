@@ -90,7 +90,7 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
     from tod_plugin.experiment.presets import apply_preset
     from tod_plugin.experiment.progress import Progress
     from tod_plugin.experiment.store import dataset_fingerprint
-    from tod_plugin.experiment.ray_workers import check_device, ray_session, require_ray
+    from tod_plugin.experiment.ray_workers import ray_session, require_ray
     from tod_plugin.experiment.workers import follower_store
 
     rank = init_from_env()  # under torchrun: every rank runs the experiment, pool scoring is sharded
@@ -129,8 +129,7 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
         store = RunStore(out)
     with contextlib.ExitStack() as stack:
         if ray_address:  # connected before the run folder is made: a missing cluster leaves nothing behind
-            check_device(config.device)
-            stack.enter_context(ray_session(ray_address))
+            stack.enter_context(ray_session(ray_address, config.device))
         if rank == 0 and not resume:
             store.create(config.to_dict(), dataset_fingerprint(dataset))
         if rank:

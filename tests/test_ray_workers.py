@@ -7,6 +7,8 @@ import pytest
 
 import tod_plugin.data
 import tod_plugin.distributed
+from tod_plugin.errors import ConfigError
+from tod_plugin.experiment.ray_workers import job_resources
 from tod_plugin_cli.main import main
 
 ray = pytest.importorskip("ray")
@@ -76,8 +78,44 @@ def two_cpu_ray():
     ray.shutdown()
 
 
-def test_ray_tasks_give_the_sequential_results(tmp_path, capsys, two_cpu_ray):
+def test_ray_tasks_give_the_sequential_results_and_resume(tmp_path, capsys, two_cpu_ray):
     assert _run(capsys, "--out", str(tmp_path / "sequential"))[0] == 0
     assert _run(capsys, "--out", str(tmp_path / "ray"), "--ray-address", "auto", "--workers", "2")[0] == 0
     assert ray.is_initialized()  # the test's Ray was used, not shut down
     assert _records(tmp_path / "ray") == _records(tmp_path / "sequential")
+
+    # resume on Ray after the newest checkpoint of one job is damaged: that job re-runs its last
+    # cycle from the one before, and the task's warning reaches this process
+    newest = sorted((tmp_path / "ray" / "checkpoints").glob("cod_trial1_cycle*.ckpt"))[-1]
+    newest.write_bytes(newest.read_bytes()[:100])
+    with pytest.warns(UserWarning, match=f"checkpoint {newest.name} is unusable"):
+        assert _run(capsys, "--resume", str(tmp_path / "ray"), "--ray-address", "auto", "--workers", "2")[0] == 0
+    assert _records(tmp_path / "ray") == _records(tmp_path / "sequential")
+
+
+def node(cpus, gpus=0, alive=True):
+    return {"Alive": alive, "Resources": {"CPU": cpus, **({"GPU": gpus} if gpus else {})}}
+
+
+@pytest.mark.parametrize("nodes, device, parallel, expected", [
+    ([node(8)], "cpu", 2, (4, 0)),                       # an equal share of the CPUs
+    ([node(8)], "cpu", 16, (1, 0)),                      # at least one
+    ([node(8), node(8)], "cpu", 1, (8, 0)),              # at most one node's worth
+    ([node(8), node(64, alive=False)], "cpu", 1, (8, 0)),
+    ([node(64), node(8, gpus=1)], "auto", 1, (8, 1)),    # GPU jobs: only the GPU node's CPUs count
+    ([node(16, gpus=4)], "cuda", 4, (4, 1)),             # its CPUs shared by its GPUs
+    ([node(8)], "auto", 2, (4, 0)),                      # auto without GPUs: CPU jobs
+])
+def test_job_resources_fit_a_node(nodes, device, parallel, expected):
+    assert job_resources(nodes, device, parallel) == expected
+
+
+def test_cuda_on_a_cluster_without_gpus_is_refused_not_left_waiting():
+    with pytest.raises(ConfigError, match="no node of the Ray cluster has a GPU"):
+        job_resources([node(8)], "cuda", 1)
+
+
+def test_cuda_without_gpus_is_refused_before_the_run_folder(tmp_path, capsys):
+    code, err = _run(capsys, "--out", str(tmp_path / "run"), "--ray-address", "local", "--device", "cuda")
+    assert (code, err) == (2, "error: --device cuda: no node of the Ray cluster has a GPU; use --device cpu or auto")
+    assert not (tmp_path / "run").exists() and not ray.is_initialized()

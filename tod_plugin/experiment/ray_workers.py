@@ -4,12 +4,13 @@ The jobs are those of ``workers.run_parallel`` (the same ``run_job``: same seeds
 so the same records as the sequential run), at most ``workers`` at once, each a Ray task with an
 equal share of the cluster's CPUs (as torch threads) and one GPU when the run uses CUDA. The
 dataset goes to the object store once. Tasks send their records to this process after every cycle
-through a Ray queue and return their final records; only this process writes results.jsonl /
+through a Ray queue and return their final records and warnings; only this process writes results.jsonl /
 queries.jsonl, in the canonical order. Tasks write their checkpoints and pool caches under the run
 folder themselves: on several nodes the run folder must be on a filesystem that every node mounts
 at the same path, and every node needs tod-plugin installed.
 """
 import logging
+import warnings
 from contextlib import contextmanager
 
 import torch
@@ -28,19 +29,23 @@ def require_ray():
 
 
 @contextmanager
-def ray_session(address):
+def ray_session(address, device):
     """Ray connected for the block: ``local`` starts a Ray instance on this machine (all its CPUs),
     ``auto`` joins the cluster running here, ``ray://HOST:PORT`` a remote one. A Ray already
-    initialised in this process is used as it is; a Ray started here is shut down at the end.
-    :class:`ConfigError` when Ray is missing or no cluster is there."""
+    initialised in this process is used as it is (``address`` aside); a Ray started here is shut
+    down at the end. :class:`ConfigError` when Ray is missing, no cluster is there, or none of its
+    nodes can run a job on ``device`` (:func:`job_resources`)."""
     ray = require_ray()
+    check_device(device)
     started = not ray.is_initialized()
     if started:
         try:
+            # the tasks' output stays with them: log_to_driver replaces builtins.print for good (Ray 2.60)
             ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
         except ConnectionError as error:
             raise ConfigError(f"--ray-address {address}: {error}") from None
     try:
+        job_resources(ray.nodes(), device, 1)
         yield ray
     finally:
         if started:
@@ -54,8 +59,8 @@ def run_on_ray(config, dataset, store, progress, jobs, query_size, resume, worke
     import ray
     from ray.util.queue import Empty, Queue
 
-    cpus = _cpus_per_job(ray, workers)
-    task = ray.remote(_ray_job).options(num_cpus=cpus, num_gpus=_gpus_per_job(ray, config.device), max_retries=0)
+    cpus, gpus = job_resources(ray.nodes(), config.device, min(workers, len(jobs)))
+    task = ray.remote(_ray_job).options(num_cpus=cpus, num_gpus=gpus, max_retries=0)
     records, data, root = Queue(), ray.put(dataset), store.root.resolve()
     waiting, running, seen = list(jobs), [], {}
     try:
@@ -77,12 +82,6 @@ def run_on_ray(config, dataset, store, progress, jobs, query_size, resume, worke
         records.shutdown()
 
 
-def _cpus_per_job(ray, workers):
-    """An equal share of the cluster's CPUs for each of ``workers`` jobs, at most one node's worth."""
-    node_cpus = max(node["Resources"].get("CPU", 0) for node in ray.nodes() if node["Alive"])
-    return max(1, min(int(ray.cluster_resources().get("CPU", 1)) // workers, int(node_cpus)))
-
-
 def check_device(device):
     """Ray picks each job's GPU: a numbered CUDA device cannot be honoured."""
     if str(device).startswith("cuda:"):
@@ -90,21 +89,42 @@ def check_device(device):
                           f"not {device}")
 
 
-def _gpus_per_job(ray, device):
-    """1 when the jobs run on CUDA (``cuda``, or ``auto`` on a cluster with GPUs), else 0."""
+def job_resources(nodes, device, parallel):
+    """``(num_cpus, num_gpus)`` of each job given Ray's ``nodes()``: one GPU on CUDA (``cuda``, or
+    ``auto`` when a node has GPUs) and an equal share of the CPUs of the nodes the jobs can run on for
+    ``parallel`` jobs at once, at most what one such node has per job. :class:`ConfigError` when no
+    alive node can take a job (``--device cuda`` on a cluster without GPUs), rather than waiting forever."""
     check_device(device)
-    return int(str(device) == "cuda" or (device == "auto" and ray.cluster_resources().get("GPU", 0) > 0))
+    alive = [node["Resources"] for node in nodes if node["Alive"]]
+    has_gpus = any(node.get("GPU", 0) >= 1 for node in alive)
+    gpus = int(str(device) == "cuda" or (device == "auto" and has_gpus))
+    if gpus and not has_gpus:
+        raise ConfigError("--device cuda: no node of the Ray cluster has a GPU; use --device cpu or auto")
+    usable = [node for node in alive if node.get("GPU", 0) >= gpus and node.get("CPU", 0) >= 1]
+    if not usable:
+        raise ConfigError("--ray-address: no node of the Ray cluster has a CPU to run a job on")
+    slots = [min(node["CPU"], node["CPU"] / node["GPU"] if gpus else node["CPU"]) for node in usable]
+    total = sum(node["CPU"] for node in usable)
+    return max(1, min(int(total) // parallel, int(max(slots)))), gpus
 
 
 def _ray_job(config, dataset, root, records, n_threads, job, query_size, resume):
-    """The body of a Ray task: ``run_job`` with ``n_threads`` torch threads (Ray has set the visible GPU)."""
+    """The body of a Ray task: ``run_job`` with ``n_threads`` torch threads (Ray has set the visible GPU).
+    Returns the final records and the job's warnings (the tasks' own output is not shown)."""
     torch.set_num_threads(n_threads)
-    return run_job(config, dataset, _ForwardingStore(root, records), job, query_size, resume)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        final = run_job(config, dataset, _ForwardingStore(root, records), job, query_size, resume)
+    return final, [(str(w.message), w.category) for w in caught]
 
 
 def _result(ray, ref):
-    """A finished task's final records; the task's own exception (not Ray's wrapper) if it raised."""
+    """A finished task's final records, its warnings shown here; the task's own exception (not Ray's
+    wrapper) if it raised."""
     try:
-        return ray.get(ref)
+        final, caught = ray.get(ref)
     except ray.exceptions.RayTaskError as error:
         raise error.cause from error
+    for message, category in caught:
+        warnings.warn(message, category, stacklevel=2)
+    return final
