@@ -30,7 +30,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[1] / "tests"))
-from cifar_files import write_pickle  # noqa: E402  (Python 2 protocol-2 pickles, as the tests write)
+from dataset_files import write_pickle  # noqa: E402  (Python 2 protocol-2 pickles, as the tests write)
 
 
 def md5(path):

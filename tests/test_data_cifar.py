@@ -11,7 +11,7 @@ from tod_plugin.data import cifar
 from tod_plugin.errors import ConfigError
 from tod_plugin_cli.main import main
 
-from cifar_files import image_ids, images_with_ids, write_cifar10, write_cifar100, write_pickle
+from dataset_files import image_ids, images_with_ids, write_cifar10, write_cifar100, write_pickle
 
 
 @pytest.fixture

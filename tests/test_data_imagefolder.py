@@ -10,22 +10,11 @@ from tod_plugin.data.images import resize_center_crop
 from tod_plugin.errors import ConfigError
 from tod_plugin_cli.main import main
 
-
-def write_folder(root, classes=("cat", "dog"), train=5, test=2, sizes=((32, 32),)):
-    """PNG images; the i-th image of a split has size sizes[i % len(sizes)] and a constant colour."""
-    for split, count in (("train", train), ("test", test)):
-        for c, name in enumerate(classes):
-            (root / split / name).mkdir(parents=True)
-            for i in range(count):
-                width, height = sizes[i % len(sizes)]
-                colour = (40 * c + i, 100, 200 - i)
-                Image.new("RGB", (width, height), colour).save(root / split / name / f"{i}.png")
-    (root / "train" / "cat" / "notes.txt").write_text("not an image: ignored")
-    return root
+from dataset_files import write_image_folder
 
 
 def test_same_size_images_are_kept_with_computed_statistics(tmp_path):
-    write_folder(tmp_path)
+    write_image_folder(tmp_path)
     data = load_dataset(f"imagefolder:{tmp_path}")
     assert data.name == f"imagefolder:{tmp_path}" and data.class_names == ["cat", "dog"]
     assert data.X_train.shape == (10, 3, 32, 32) and data.X_test.shape == (4, 3, 32, 32)
@@ -39,7 +28,7 @@ def test_same_size_images_are_kept_with_computed_statistics(tmp_path):
 
 
 def test_mixed_sizes_are_resized_and_centre_cropped(tmp_path):
-    write_folder(tmp_path, train=2, test=1, sizes=((40, 30), (300, 200)))
+    write_image_folder(tmp_path, train=2, test=1, sizes=((40, 30), (300, 200)))
     data = load_dataset(f"imagefolder:{tmp_path}")
     assert data.X_train.shape == (4, 3, 224, 224) and data.crop_padding == 0
     with Image.open(tmp_path / "train" / "dog" / "1.png") as image:
@@ -50,7 +39,7 @@ def test_mixed_sizes_are_resized_and_centre_cropped(tmp_path):
 
 
 def test_test_classes_must_exist_in_train(tmp_path):
-    write_folder(tmp_path)
+    write_image_folder(tmp_path)
     (tmp_path / "test" / "bird").mkdir()
     with pytest.raises(ConfigError, match="class 'bird' has no folder in the training split"):
         load_dataset(f"imagefolder:{tmp_path}")
@@ -67,13 +56,13 @@ def test_bad_image_folders_are_one_line_errors(name, message):
 
 
 def test_empty_split_is_not_found(tmp_path):
-    write_folder(tmp_path, test=0)
+    write_image_folder(tmp_path, test=0)
     with pytest.raises(DatasetNotFound, match="no images in"):
         load_dataset(f"imagefolder:{tmp_path}")
 
 
 def test_cli_run_on_an_image_folder(tmp_path, capsys):
-    folder = write_folder(tmp_path / "pets", train=6)
+    folder = write_image_folder(tmp_path / "pets", train=6)
     out = tmp_path / "run"
     with pytest.raises(SystemExit) as exit_info:
         main(["run", "--dataset", f"imagefolder:{folder}", "--out", str(out), "--trials", "1", "--cycles", "2",

@@ -11,7 +11,7 @@ from tod_plugin.experiment import RunConfig
 from tod_plugin.experiment.presets import PRESETS, apply_preset, labels_axis
 from tod_plugin_cli.main import main
 
-from cifar_files import write_cifar10
+from dataset_files import write_cifar10
 
 
 # METHODS section 8: dataset, network, initial, per cycle, cycles (label-set sizes), subset, epochs,

@@ -1,9 +1,10 @@
-"""CIFAR fixture files in the official on-disk format (Python 2 protocol-2 pickles), for the tests and
-``benchmarks/load_datasets.py``."""
+"""Dataset files written in their real on-disk formats for the tests (and ``benchmarks/load_datasets.py``):
+CIFAR's Python 2 protocol-2 pickles, image folders of PNGs."""
 import pickle
 import struct
 
 import numpy as np
+from PIL import Image
 
 
 def images_with_ids(start, count):
@@ -67,3 +68,16 @@ def write_cifar100(root, train_labels, test_labels):
         write_pickle(folder / name, {"fine_labels": list(map(int, labels)), "coarse_labels": [0] * len(labels),
                                      "data": images_with_ids(start, len(labels))})
     return folder
+
+
+def write_image_folder(root, classes=("cat", "dog"), train=5, test=2, sizes=((32, 32),)):
+    """PNG images; the i-th image of a split has size sizes[i % len(sizes)] and a constant colour."""
+    for split, count in (("train", train), ("test", test)):
+        for c, name in enumerate(classes):
+            (root / split / name).mkdir(parents=True)
+            for i in range(count):
+                width, height = sizes[i % len(sizes)]
+                colour = (40 * c + i, 100, 200 - i)
+                Image.new("RGB", (width, height), colour).save(root / split / name / f"{i}.png")
+    (root / "train" / "cat" / "notes.txt").write_text("not an image: ignored")
+    return root
