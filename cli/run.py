@@ -1,6 +1,5 @@
 """``tod-al run``: one experiment, trials x strategies x cycles, into a run folder."""
 import contextlib
-import dataclasses
 import time
 from pathlib import Path
 
@@ -84,11 +83,12 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
 
     Interrupted runs continue with --resume RUN_DIR and end with the same results as an uninterrupted run.
     """
-    from tod_plugin.data import data_root, load_dataset
+    from tod_plugin.data import load_dataset
     from tod_plugin.distributed import init_from_env, is_active
     from tod_plugin.experiment import RunConfig, RunStore, format_table, plot_curves, run_experiment
     from tod_plugin.experiment.presets import apply_preset
     from tod_plugin.experiment.progress import Progress
+    from tod_plugin.experiment.data_place import absolute_places, resumed_data, split_places
     from tod_plugin.experiment.store import dataset_fingerprint
     from tod_plugin.experiment.ray_workers import ray_session, require_ray
     from tod_plugin.experiment.workers import follower_store
@@ -113,16 +113,16 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
         store = RunStore(out)
         given = {name: value for name, value in settings.items()
                  if ctx.get_parameter_source(_OPTION_OF.get(name, name)) == ParameterSource.COMMANDLINE}
-        data_dir = given.pop("data_dir", None)  # where the data is now; what it is is checked below
-        config = RunConfig.from_dict(store.open()).resumed_with(given)
-        config, dataset = _resumed_data(config, store, data_dir)
+        stored = store.open()
+        given, places = split_places(stored, given)  # where the data is now; what it is is checked
+        config = RunConfig.from_dict(stored).resumed_with(given)
+        config, dataset = resumed_data(config, store, places, record=rank == 0)
     else:
         if settings["preset"] is not None:
             explicit = {name for name in settings
                         if ctx.get_parameter_source(_OPTION_OF.get(name, name)) == ParameterSource.COMMANDLINE}
             settings = apply_preset(settings["preset"], settings, explicit)
-        settings["data_dir"] = str(data_root(settings["data_dir"]))
-        config = RunConfig(**settings).validate()
+        config = RunConfig(**absolute_places(settings)).validate()
         dataset = load_dataset(config.dataset, config.data_dir, config.download, config.image_size)
         config.budget(len(dataset.X_train))
         out = Path(out) if out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
@@ -147,26 +147,3 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
     plot_curves(store.results, out / "curve.png", title=f"{config.dataset}: accuracy vs labels")
     click.echo(format_table(store.results))
     click.echo(f"\n{time.perf_counter() - started:.0f} s; results in {out}/ (results.jsonl, queries.jsonl, curve.png)")
-
-
-def _resumed_data(config, store, data_dir):
-    """The dataset of a resumed run, from ``data_dir`` when given (the data moved), else from the
-    folder recorded in config.json; refused unless it is the data the run started with (its
-    SHA-256, recorded when the run started). A new ``data_dir`` is recorded in config.json."""
-    from tod_plugin.data import DatasetNotFound, data_root, load_dataset
-    from tod_plugin.errors import ConfigError
-    from tod_plugin.experiment.store import dataset_fingerprint
-
-    moved = data_dir is not None and str(data_root(data_dir)) != config.data_dir
-    if moved:
-        config = dataclasses.replace(config, data_dir=str(data_root(data_dir)))
-    try:
-        dataset = load_dataset(config.dataset, config.data_dir, config.download, config.image_size)
-    except DatasetNotFound as error:
-        raise DatasetNotFound(f"{error} (moved the data? give --resume its new place with --data-dir)") from None
-    if store.dataset_sha256 is not None and dataset_fingerprint(dataset) != store.dataset_sha256:
-        raise ConfigError(f"--resume: the {config.dataset} data under {config.data_dir} is not the data this run "
-                          "started with (its SHA-256 differs); resume with the original data")
-    if moved:
-        store.write_config(config.to_dict())
-    return config, dataset

@@ -2,6 +2,7 @@
 corrupted checkpoints fall back to the previous good one; failed writes leave files intact."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -158,33 +159,74 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     assert (tmp_path / "config.json").stat().st_mode & 0o777 == 0o666 & ~mask
 
 
-def test_resume_finds_moved_data_with_data_dir_and_refuses_other_data(tmp_path, capsys):
-    """The run records its data's SHA-256: --data-dir on --resume gives the data's new place."""
-    from cifar_files import write_cifar10
+TINY = ["--trials", "1", "--cycles", "2", "--epochs", "1", "--initial", "10", "--query-size", "5", "--strategy",
+        "random", "--device", "cpu", "--quiet"]
 
-    def resume(*args):
-        with pytest.raises(SystemExit) as exit_info:
-            main(["run", "--resume", str(out), *args])
-        return exit_info.value.code, capsys.readouterr().err.strip()
+
+def run_tod_al(capsys, *args):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", *args])
+    return exit_info.value.code, capsys.readouterr().err.strip()
+
+
+def drop_last_cycle(out):
+    """Remove the newest checkpoint, so that --resume trains the last cycle again."""
+    sorted((out / "checkpoints").glob("*.ckpt"))[-1].unlink()
+
+
+def test_resume_finds_moved_data_with_data_dir_and_refuses_other_data(tmp_path, capsys, monkeypatch):
+    """The run records its data's SHA-256: --data-dir on --resume gives the data's new place."""
+    from dataset_files import write_cifar10
 
     out, data = tmp_path / "run", tmp_path / "data"
     write_cifar10(data, np.arange(30) % 10, np.arange(20) % 10)
-    with pytest.raises(SystemExit) as exit_info:
-        main(["run", "--dataset", "cifar10", "--data-dir", str(data), "--out", str(out), "--trials", "1", "--cycles",
-              "1", "--epochs", "1", "--initial", "10", "--query-size", "5", "--strategy", "random", "--device", "cpu",
-              "--quiet"])
-    assert exit_info.value.code == 0
+    assert run_tod_al(capsys, "--dataset", "cifar10", "--data-dir", str(data), "--out", str(out), *TINY)[0] == 0
     before = comparable(out)
+    monkeypatch.chdir(tmp_path)
+    assert run_tod_al(capsys, "--resume", "run", "--data-dir", "data")[0] == 0  # relative, same folder: not a change
     data.rename(tmp_path / "moved")
+    drop_last_cycle(out)
 
-    code, err = resume()
+    code, err = run_tod_al(capsys, "--resume", str(out))
     assert code == 2 and len(err.splitlines()) == 1 and "give --resume its new place with --data-dir" in err
-    assert resume("--data-dir", str(tmp_path / "moved"))[0] == 0
+    assert run_tod_al(capsys, "--resume", str(out), "--data-dir", "moved")[0] == 0  # the last cycle trains again
     assert json.loads((out / "config.json").read_text())["data_dir"] == str(tmp_path / "moved")
     assert comparable(out) == before
-    assert resume()[0] == 0  # the new place is recorded
+    assert run_tod_al(capsys, "--resume", str(out))[0] == 0  # the new place is recorded
 
     write_cifar10(tmp_path / "other", np.arange(30) % 5, np.arange(20) % 10)  # same shapes, other labels
-    code, err = resume("--data-dir", str(tmp_path / "other"))
+    code, err = run_tod_al(capsys, "--resume", str(out), "--data-dir", str(tmp_path / "other"))
     assert code == 2 and "is not the data this run started with" in err
     assert json.loads((out / "config.json").read_text())["data_dir"] == str(tmp_path / "moved")
+
+
+def test_an_image_folder_dataset_moves_with_its_name(tmp_path, capsys):
+    from dataset_files import write_image_folder
+
+    out, folder = tmp_path / "run", write_image_folder(tmp_path / "images", train=10, test=2)
+    assert run_tod_al(capsys, "--dataset", f"imagefolder:{folder}", "--out", str(out), *TINY)[0] == 0
+    before = comparable(out)
+    folder.rename(tmp_path / "moved")
+    drop_last_cycle(out)
+    code, err = run_tod_al(capsys, "--resume", str(out))
+    assert code == 2 and "give --resume its new place with --dataset imagefolder:NEW_PATH" in err
+    assert run_tod_al(capsys, "--resume", str(out), "--dataset", f"imagefolder:{tmp_path / 'moved'}")[0] == 0
+    assert json.loads((out / "config.json").read_text())["dataset"] == f"imagefolder:{tmp_path / 'moved'}"
+    assert comparable(out) == before
+
+
+def test_a_folder_without_a_data_fingerprint_resumes_in_place_only(tmp_path, capsys):
+    """Run folders written before data fingerprints: resumed from the recorded place, which records one."""
+    from dataset_files import write_cifar10
+
+    out, data = tmp_path / "run", tmp_path / "data"
+    write_cifar10(data, np.arange(30) % 10, np.arange(20) % 10)
+    assert run_tod_al(capsys, "--dataset", "cifar10", "--data-dir", str(data), "--out", str(out), *TINY)[0] == 0
+    config = json.loads((out / "config.json").read_text())
+    fingerprint = config.pop("dataset_sha256")
+    (out / "config.json").write_text(json.dumps(config))
+    shutil.copytree(data, tmp_path / "copy")
+    code, err = run_tod_al(capsys, "--resume", str(out), "--data-dir", str(tmp_path / "copy"))
+    assert code == 2 and "does not record its data's SHA-256" in err
+    assert run_tod_al(capsys, "--resume", str(out))[0] == 0
+    assert json.loads((out / "config.json").read_text())["dataset_sha256"] == fingerprint
