@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from skorch.callbacks import Callback
 
 from conftest import make_net
 from tod_plugin import ALNetClassifier
@@ -90,18 +91,47 @@ HOOKED = {  # training set-ups whose steps must not wait for the device
 }
 
 
+class SyncTripwire(Callback):
+    """Armed for the batches of an epoch (from ``on_epoch_begin`` until the epoch's losses are turned
+    into floats in one transfer): any tensor-to-host conversion meanwhile raises."""
+
+    CONVERSIONS = ("item", "__bool__", "__float__", "__int__", "__index__", "cpu", "numpy")
+
+    def __init__(self, monkeypatch, n_samples):
+        self.monkeypatch = monkeypatch
+        self.n_samples = n_samples
+        self.armed_ = False
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.armed_ = True
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and len(net.history[-1]["batches"]) == net.steps_per_epoch(self.n_samples):
+            self.armed_ = False  # the last step is done: the one transfer of the epoch's losses follows
+
+    def patch(self):
+        for name in self.CONVERSIONS:
+            original = getattr(torch.Tensor, name)
+
+            def guarded(tensor, *args, _original=original, _name=name, **kwargs):
+                if self.armed_:
+                    raise AssertionError(f"a host sync inside the epoch: Tensor.{_name}")
+                return _original(tensor, *args, **kwargs)
+
+            self.monkeypatch.setattr(torch.Tensor, name, guarded)
+
+
 @pytest.mark.parametrize("setup", HOOKED)
 def test_training_steps_need_no_host_sync(small_split, monkeypatch, setup):
-    """No ``.item()`` or truth value of a tensor inside the epoch loop (each would wait for a GPU)."""
+    """No tensor-to-host conversion while an epoch's batches are prepared and trained (each would
+    wait for a GPU): the batch losses become floats in one transfer at the end of the epoch."""
     X, y, X_pool = small_split[:3]
-
-    def host_sync(self, *args):
-        raise AssertionError("a per-step host sync")
-
-    net = make_net(batch_size=16, **HOOKED[setup])
+    params = dict(HOOKED[setup])
+    tripwire = SyncTripwire(monkeypatch, len(X))
+    params["callbacks"] = [*params.get("callbacks", []), tripwire]  # last: disarms after the other hooks
+    net = make_net(batch_size=16, **params)
     fit_params = {"X_unlabeled": X_pool} if setup.startswith("tod") else {}
-    for name in ("item", "__bool__"):
-        monkeypatch.setattr(torch.Tensor, name, host_sync)
+    tripwire.patch()
     net.fit(X, y, **fit_params)  # 60 samples: batches of 16, 16, 16, 12
     monkeypatch.undo()
     batches = net.history[-1, "batches"]
@@ -109,6 +139,18 @@ def test_training_steps_need_no_host_sync(small_split, monkeypatch, setup):
     assert all(type(b["train_loss"]) is float for b in batches)
     weighted = sum(b["train_loss"] * b["train_batch_size"] for b in batches) / 60
     assert net.history[-1, "train_loss"] == pytest.approx(weighted, rel=1e-12)
+
+
+def test_the_sync_tripwire_catches_a_per_step_item(small_split, monkeypatch):
+    class LossPrinter(Callback):
+        def on_batch_end(self, net, loss=None, **kwargs):
+            loss.item()
+
+    tripwire = SyncTripwire(monkeypatch, len(small_split[0]))
+    net = make_net(batch_size=16, callbacks=[LossPrinter(), tripwire])
+    tripwire.patch()
+    with pytest.raises(AssertionError, match="Tensor.item"):
+        net.fit(*small_split[:2])
 
 
 def _count_reference_rows(monkeypatch):
