@@ -1,12 +1,16 @@
-"""Query time of each strategy / the time of one ``predict_proba`` pass over the same pool.
+"""Query time of each strategy / (the forward passes it needs x one ``predict_proba`` pass over the pool).
 
 Run by hand: ``python benchmarks/query_overhead.py [--device cpu|cuda] [--repeats 5]``. Every
 strategy and the reference pass are timed side by side in one process on one fitted model (the
-digits pool by default: 1,437 - 144 labeled rows), median of ``--repeats`` runs each. A ratio of
-1 means the query costs one forward pass over the pool; COD needs at least 2 (current +
-reference model), ST-CoNAL 1 + K (teacher + students). BAL and PT4AL are timed in a later cycle
-(window scoring only) and, separately, at their first query, which trains the rotation pretext
-network (``--pretext-epochs``) once per trial.
+digits pool by default: 1,437 - 144 labeled rows), median of ``--repeats`` runs each.
+
+Passes needed, in pool-sized passes: COD and TOD 2 (current + reference model, or main + auxiliary
+of the current and the step-snapshot model as the paper scores), LL4AL 1, ST-CoNAL 1 + K (teacher +
+K students: the snapshots the fit took), Core-Set 1 + labeled / pool (it needs the labeled rows' features too), BAL and PT4AL
+in a later cycle their window of the pool order (window / pool). The rows the network actually saw
+during one query are counted too (``seen``, in pool-sized passes): below the need when COD reuses
+the reference outputs of an earlier query. BAL and PT4AL are also timed at their first query, which
+trains the rotation pretext network (``--pretext-epochs``) once per trial: no target applies there.
 """
 import argparse
 import statistics
@@ -22,6 +26,23 @@ from tod_plugin.hooks import EpochSnapshots, StepSnapshot, snapshot_plan
 from tod_plugin.models import SmallCNN
 from tod_plugin.strategies import (BALSampler, PT4ALSampler, cod_sampling, coreset_sampling, ll4al_sampling,
                                    random_sampling, stconal_sampling, tod_sampling)
+
+
+def rows_seen(query):
+    """Rows that went through a SmallCNN (any copy: current, reference, snapshots, teacher) in one query."""
+    seen = []
+    original = SmallCNN.stage_features
+
+    def counting(module, x):
+        seen.append(len(x))
+        return original(module, x)
+
+    SmallCNN.stage_features = counting
+    try:
+        query()
+    finally:
+        SmallCNN.stage_features = original
+    return sum(seen)
 
 
 def median_time(fn, repeats, sync):
@@ -89,15 +110,23 @@ def main():
         "bal (first query, pretext training)": first_query(BALSampler),
         "pt4al (first query, pretext training)": first_query(PT4ALSampler),
     }
+    n_pool, n_students = len(pool), len(learner.estimator.hook(EpochSnapshots).students_)
+    needed = {"random": 0, "cod": 2, "tod": 2, "ll4al": 1, "stconal": 1 + n_students,
+              "coreset": 1 + len(labeled) / n_pool}
     for fn in (lambda: learner.predict_proba(pool), *queries.values()):  # warm-up
         fn()
-    print(f"device {args.device}, pool {len(pool)}, query size {b}, {torch.get_num_threads()} threads, "
+    print(f"device {args.device}, pool {n_pool}, query size {b}, {torch.get_num_threads()} threads, "
           f"median of {args.repeats}")
+    print(f"{'strategy':40s} {'query/predict':>13s} {'passes needed':>13s} {'seen':>6s} {'ratio':>6s}")
     for name, query in queries.items():
         repeats = 1 if "first query" in name else args.repeats
+        seen = rows_seen(query) / n_pool
+        passes = needed.get(name, seen)  # BAL / PT4AL: the window they score
         reference = median_time(lambda: learner.predict_proba(pool), args.repeats, sync)
         cost = median_time(query, repeats, sync)
-        print(f"{name:40s} {cost / reference:8.2f}   ({1000 * cost:.1f} ms / {1000 * reference:.1f} ms)")
+        ratio = f"{cost / reference / passes:6.2f}" if passes and "first query" not in name else "     -"
+        print(f"{name:40s} {cost / reference:13.2f} {passes:13.2f} {seen:6.2f} {ratio}   "
+              f"({1000 * cost:.1f} ms / {1000 * reference:.1f} ms)")
 
 
 if __name__ == "__main__":

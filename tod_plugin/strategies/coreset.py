@@ -37,9 +37,10 @@ def k_center_greedy(pool, labeled_blocks, n_instances, block_size=DEFAULT_BLOCK_
         pick = torch.argmax(min_distance) if i or has_labeled else torch.tensor(first, device=pool.device)
         picks.append(pick)
         distances.append(min_distance[pick].clone())
+        center = pool[pick]
         for lo in range(0, len(pool), block_size):
-            d = torch.cdist(pool[lo:lo + block_size], pool[pick][None]).squeeze(1)
-            min_distance[lo:lo + block_size] = torch.minimum(min_distance[lo:lo + block_size], d)
+            d = torch.linalg.vector_norm(pool[lo:lo + block_size] - center, dim=1)
+            torch.minimum(min_distance[lo:lo + block_size], d, out=min_distance[lo:lo + block_size])
         min_distance[pick] = -float("inf")
     return torch.stack(picks).cpu().numpy(), torch.stack(distances).double().cpu().numpy()
 
