@@ -12,8 +12,9 @@ from tod_plugin.batching import BatchPreparer
 from tod_plugin.errors import ConfigError
 from tod_plugin.hooks import EMATeacher, EpochSnapshots, StepSnapshot
 from tod_plugin.inference import OutputCache, RowKeys, cached_outputs
+from tod_plugin.models import SmallCNN
 from tod_plugin.precision import resolve_channels_last, resolve_precision
-from tod_plugin.strategies import cod_sampling
+from tod_plugin.strategies import cod_sampling, coreset_sampling, stconal_sampling, tod_sampling
 from tod_plugin.strategies import discrepancy
 from tod_plugin_cli.main import main
 
@@ -67,6 +68,27 @@ def test_channels_last_and_fp32_leave_cpu_results_unchanged(small_split):
         proba.append(net.predict_proba(X_test))
     np.testing.assert_array_equal(picked[0], picked[1])
     np.testing.assert_allclose(proba[0], proba[1], atol=1e-5)
+
+
+@pytest.mark.parametrize("strategy", [cod_sampling, tod_sampling, stconal_sampling, coreset_sampling,
+                                      lambda net, X, n: net.predict_proba(X)])
+def test_every_scoring_pass_runs_under_the_nets_precision(small_split, monkeypatch, strategy):
+    """Each forward pass of a query (current, reference, snapshots, teacher, features) sees bf16 autocast."""
+    X, y, X_pool = small_split[:3]
+    snapshots = EpochSnapshots(start=1, every=1)
+    net = make_net(precision="bf16", callbacks=[StepSnapshot(), snapshots]).fit(X, y)
+    modes, original = [], SmallCNN.stage_features
+
+    def recording(module, x):
+        modes.append(torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16)
+        return original(module, x)
+
+    monkeypatch.setattr(SmallCNN, "stage_features", recording)
+    if strategy is coreset_sampling:
+        strategy(net, X_pool, 5, X_labeled=X)
+    else:
+        strategy(net, X_pool, 5)
+    assert modes and all(modes)
 
 
 def test_bf16_is_an_opt_in_on_cpu(small_split):

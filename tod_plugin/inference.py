@@ -161,8 +161,8 @@ def cached_outputs(cache, state, setting, keys):
 def penultimate_features(net, X, module=None):
     """``module.forward_features`` of every row of ``X`` as one float32 tensor on the net's device.
 
-    ``module`` defaults to ``net.module_``; it runs in eval mode (its mode is restored after).
-    Inputs are prepared exactly as for ``net.predict_proba`` (no augmentation).
+    ``module`` defaults to ``net.module_``; it runs in eval mode (its mode is restored after), under
+    the net's autocast (``precision``). Inputs are prepared exactly as for ``net.predict_proba``.
     """
     module = net.module_ if module is None else module
     if not hasattr(module, "forward_features"):
@@ -170,7 +170,7 @@ def penultimate_features(net, X, module=None):
     was_training = module.training
     module.eval()
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), net.autocast():
             return torch.cat([module.forward_features(x).float().flatten(1) for x in net.iter_batches(X)])
     finally:
         module.train(was_training)
