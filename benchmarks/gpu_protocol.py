@@ -106,7 +106,7 @@ def part_sync(data, label, args):
 def part_score(data, label, args):
     """Query time / (forward passes it needs x one predict_proba pass over the same pool), fp32 vs bf16."""
     from tod_plugin.hooks import StepSnapshot
-    from tod_plugin.strategies import cod_sampling, discrepancy, tod_sampling
+    from tod_plugin.strategies import cod_sampling, coreset_sampling, discrepancy, tod_sampling
 
     pool, repeats = data.X_train[-args.n_pool:], args.repeats
     for precision in ("fp32", "bf16"):
@@ -116,13 +116,17 @@ def part_score(data, label, args):
         t_predict = median_time(lambda: net.predict_proba(pool), repeats)
         t_cod = median_time(lambda: cod_sampling(net, pool, 100), repeats)  # reference: initial weights, nothing known
         t_tod = median_time(lambda: tod_sampling(net, pool, 100), repeats)
+        labeled = data.X_train[:512]
+        t_coreset = median_time(lambda: coreset_sampling(net, pool, 1000, X_labeled=labeled), repeats)
+        coreset_passes = 1 + len(labeled) / len(pool)  # the labeled rows' features too
         net.fit(data.X_train[:512], data.y_train[:512])
         known = discrepancy._LAST_OUTPUTS[net]  # the outputs of the state that is now the reference
         t_reuse = median_time(lambda: cod_sampling(net, pool, 100), repeats,
                               before=lambda: discrepancy._LAST_OUTPUTS.__setitem__(net, known))
         print(f"  score {precision}: predict_proba {len(pool) / t_predict:8.0f} img/s; query / (passes x predict): "
               f"cod {t_cod / (2 * t_predict):.2f} (2 passes), tod {t_tod / (2 * t_predict):.2f} (2), "
-              f"cod next cycle {t_reuse / t_predict:.2f} (1: reference outputs reused)")
+              f"cod next cycle {t_reuse / t_predict:.2f} (1: reference outputs reused), "
+              f"coreset {t_coreset / (coreset_passes * t_predict):.2f} ({coreset_passes:.2f}: + labeled rows; 1000 picks)")
 
 
 def part_cycle(data, label, args):
