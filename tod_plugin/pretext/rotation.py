@@ -7,12 +7,11 @@ penultimate features are clustered for BAL.
 import numpy as np
 import torch
 from torch.nn import functional as F
-from torch.optim.lr_scheduler import MultiStepLR
 
 from ..errors import ConfigError
 from ..estimator import ALNetClassifier
 from ..inference import penultimate_features
-from ..lr_schedules import PerFitLRScheduler
+from ..lr_schedules import lr_scheduler
 
 N_ROTATIONS = 4
 MILESTONE_FRACTIONS = (0.25, 0.5, 0.75)  # 30 / 60 / 90 of the reference's 120 epochs
@@ -59,7 +58,7 @@ def pretext_net(task_net, module=None, epochs=15, lr=0.1, batch_size=256, random
         normalize=task_net.normalize,
         crop_padding=task_net.crop_padding,
         eval_batch_size=task_net.eval_batch_size,
-        callbacks=[("lr_schedule", PerFitLRScheduler(MultiStepLR, milestones=milestones, gamma=0.1, last_epoch=-1))],
+        callbacks=[("lr_schedule", lr_scheduler("multistep", epochs, milestones))],
     )
 
 

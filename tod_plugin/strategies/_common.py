@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 
-from ..errors import ConfigError
+from ..errors import ConfigError, MissingHookError
 from ..estimator import ALNetClassifier
 from ..modal_compat import QUERY_RETURNS_SCORES
 
@@ -29,6 +29,15 @@ def resolve_net(classifier, X_pool):
     if not estimator.initialized_:
         raise ConfigError("the classifier is not fitted yet: fit it (or give the learner X_training) before querying")
     return estimator, X_pool
+
+
+def fitted_hook(net, hook_type, attribute, message):
+    """The net's ``hook_type`` callback once a fit has set its ``attribute``; :class:`MissingHookError`
+    with ``message`` (what to add) otherwise."""
+    hook = net.hook(hook_type)
+    if hook is None or getattr(hook, attribute, None) is None:
+        raise MissingHookError(message)
+    return hook
 
 
 def check_n_instances(n_instances, n_pool):

@@ -4,12 +4,11 @@ Huang et al., ICCV 2021 / TNNLS 2022. s(x) = 1/2 * || softmax(z_now(x)) - softma
 """
 import weakref
 
-from ..errors import MissingHookError
 from ..estimator import module_state
 from ..hooks import StepSnapshot
 from ..inference import OutputCache, RowKeys, cached_outputs, input_setting, score_pool
 from ..scoring import output_discrepancy
-from ._common import ConfigError, rank_pool
+from ._common import ConfigError, fitted_hook, rank_pool
 
 FIRST_CYCLE_RULES = ("highest", "lowest")
 
@@ -66,12 +65,9 @@ def tod_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_state
     """
 
     def score(net, X):
-        hook = net.hook(StepSnapshot)
-        if hook is None or getattr(hook, "snapshot_", None) is None:
-            raise MissingHookError(
-                "tod_sampling needs the weights from T steps before the end of the fit: train the net "
-                "with callbacks=[tod_plugin.hooks.StepSnapshot()] (then fit it again)"
-            )
+        hook = fitted_hook(net, StepSnapshot, "snapshot_",
+                           "tod_sampling needs the weights from T steps before the end of the fit: train the net "
+                           "with callbacks=[tod_plugin.hooks.StepSnapshot()] (then fit it again)")
         return _discrepancy(net, X, hook.snapshot_)
 
     return rank_pool(classifier, X_pool, n_instances, subset, random_state, score)

@@ -6,11 +6,10 @@ sharpened with temperature tau (q = softmax(z_T / tau)), p_k the K students' sof
 import functools
 import numbers
 
-from ..errors import MissingHookError
 from ..hooks import EpochSnapshots
 from ..inference import score_pool
 from ..scoring import sharpened_kl
-from ._common import ConfigError, rank_pool
+from ._common import ConfigError, fitted_hook, rank_pool
 
 
 def stconal_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_state=None, temperature=0.7):
@@ -24,12 +23,9 @@ def stconal_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_s
         raise ConfigError(f"temperature must be a positive number, got {temperature!r}")
 
     def score(net, X):
-        hook = net.hook(EpochSnapshots)
-        if hook is None or getattr(hook, "teacher_", None) is None:
-            raise MissingHookError(
-                "stconal_sampling needs a teacher and student snapshots: train the net with "
-                "callbacks=[tod_plugin.hooks.EpochSnapshots(start=..., every=...)] (then fit it again)"
-            )
+        hook = fitted_hook(net, EpochSnapshots, "teacher_",
+                           "stconal_sampling needs a teacher and student snapshots: train the net with "
+                           "callbacks=[tod_plugin.hooks.EpochSnapshots(start=..., every=...)] (then fit it again)")
         models = [net.copy_module_with(state) for state in (hook.teacher_, *hook.students_)]
         return score_pool(net, X, models, functools.partial(sharpened_kl, temperature=float(temperature)))
 
