@@ -2,9 +2,11 @@ import numpy as np
 import pytest
 import torch
 from modAL.models import ActiveLearner
+from skorch.callbacks import Callback
 
 from tod_plugin import ALNetClassifier
 from tod_plugin.data import load_dataset
+from tod_plugin.estimator import module_state
 from tod_plugin.models import SmallCNN
 
 torch.set_num_threads(1)
@@ -45,3 +47,14 @@ def learner(digits):
 def indices(result):
     """The queried indices of a strategy's result (modAL's (indices, instances) or bare indices)."""
     return result[0] if isinstance(result, tuple) else result
+
+
+class RecordSteps(Callback):
+    """The module's state (CPU copies) when training starts and after every optimizer step: ``states_``."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.states_ = [module_state(net.module_)]
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training:
+            self.states_.append(module_state(net.module_))

@@ -1,20 +1,9 @@
 import pytest
 import torch
-from skorch.callbacks import Callback
 
-from tod_plugin.estimator import module_state
 from tod_plugin.hooks import StepSnapshot
 
-from conftest import make_net
-
-
-class RecordEveryStep(Callback):
-    def on_train_begin(self, net, **kwargs):
-        self.states_ = [module_state(net.module_)]
-
-    def on_batch_end(self, net, training=False, **kwargs):
-        if training:
-            self.states_.append(module_state(net.module_))
+from conftest import RecordSteps, make_net
 
 
 def same(a, b):
@@ -24,7 +13,7 @@ def same(a, b):
 @pytest.mark.parametrize("steps_before_end", [None, 1, 5])
 def test_snapshot_is_T_steps_before_the_end(small_split, steps_before_end):
     X, y, *_ = small_split
-    recorder = RecordEveryStep()
+    recorder = RecordSteps()
     net = make_net(batch_size=16, max_epochs=3, callbacks=[StepSnapshot(steps_before_end), recorder])
     net.fit(X, y)
     steps = len(recorder.states_) - 1
@@ -38,7 +27,7 @@ def test_snapshot_is_T_steps_before_the_end(small_split, steps_before_end):
 
 def test_snapshot_longer_than_the_fit_is_the_start_with_a_warning(small_split):
     X, y, *_ = small_split
-    recorder = RecordEveryStep()
+    recorder = RecordSteps()
     net = make_net(batch_size=30, max_epochs=1, callbacks=[StepSnapshot(10), recorder])
     with pytest.warns(UserWarning, match="2 steps before the end, not 10"):
         net.fit(X, y)

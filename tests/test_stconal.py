@@ -16,7 +16,7 @@ from tod_plugin.lr_schedules import CosineRestarts, lr_scheduler
 from tod_plugin.scoring import sharpened_kl
 from tod_plugin.strategies import stconal_sampling
 
-from conftest import make_net
+from conftest import RecordSteps, make_net
 
 
 class RecordEpochs(Callback):
@@ -27,15 +27,6 @@ class RecordEpochs(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         self.states_[len(self.states_) + 1] = module_state(net.module_)
-
-
-class RecordSteps(Callback):
-    def on_train_begin(self, net, **kwargs):
-        self.states_ = [module_state(net.module_)]
-
-    def on_batch_end(self, net, training=False, **kwargs):
-        if training:
-            self.states_.append(module_state(net.module_))
 
 
 def parameter_names(net):
