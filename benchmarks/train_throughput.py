@@ -25,6 +25,7 @@ from skorch import NeuralNetClassifier
 
 from synthetic import cifar_like
 from tod_plugin import ALNetClassifier
+from tod_plugin.batching import BatchPreparer
 from tod_plugin.models import MODELS
 
 VARIANTS = {  # ALNetClassifier settings; the default is NHWC, and bf16 on CUDA only
@@ -99,11 +100,10 @@ def network_only_times(model, data, args, channels_last):
     batches prepared beforehand on the device (no augmentation, no skorch), epochs after the first."""
     torch.manual_seed(0)
     module = MODELS[model](in_channels=data.X_train.shape[1], num_classes=10).to(args.device)
-    X = torch.as_tensor(data.X_train, device=args.device).float().div_(255)
-    mean, std = (torch.tensor(v, device=args.device).view(1, -1, 1, 1) for v in (data.mean, data.std))
-    X, y = (X - mean) / std, torch.as_tensor(data.y_train, device=args.device)
+    prepare = BatchPreparer(args.device, data.mean, data.std, channels_last=channels_last)  # the plugin's, no augmentation
+    X, y = prepare(torch.as_tensor(data.X_train), training=False), torch.as_tensor(data.y_train, device=args.device)
     if channels_last:
-        module, X = module.to(memory_format=torch.channels_last), X.contiguous(memory_format=torch.channels_last)
+        module = module.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(module.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
     module.train()
     times = []
