@@ -1,4 +1,5 @@
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -10,10 +11,13 @@ from sklearn.preprocessing import FunctionTransformer
 
 from tod_plugin import ALNetClassifier
 from tod_plugin.errors import ConfigError
+from tod_plugin.hooks import EpochSnapshots, StepSnapshot
+from tod_plugin.modal_compat import QUERY_RETURNS_SCORES
 from tod_plugin.models import MLP, SmallCNN
-from tod_plugin.strategies import cod_sampling
+from tod_plugin.states import module_state
+from tod_plugin.strategies import cod_sampling, tod_sampling
 
-from conftest import make_net
+from conftest import RecordSteps, make_net
 
 
 def weights(net):
@@ -172,3 +176,135 @@ def test_bad_batch_size(small_split, batch_size):
     X, y, *_ = small_split
     with pytest.raises(ConfigError, match="batch_size"):
         make_net(batch_size=batch_size).fit(X, y)
+
+
+def states_equal(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("warm_start", [True, False])
+def test_partial_fit_keeps_the_reference_at_the_weights_it_started_from(small_split, warm_start):
+    X, y, Xp, yp, *_ = small_split
+    net = make_net(warm_start=warm_start)
+    net.partial_fit(X, y)  # modAL's DeepActiveLearner.teach trains this way
+    assert net.reference_is_initial_ and net.n_fits_ == 1
+    for train in (lambda: net.partial_fit(Xp[:30], yp[:30]), lambda: net.fit(X, y), lambda: net.partial_fit(X, y)):
+        before = module_state(net.module_)
+        train()
+        assert states_equal(net.reference_state_, before)
+        assert not net.reference_is_initial_
+    assert net.n_fits_ == 4
+
+
+def test_a_reinitialised_fit_draws_new_weights_reproducibly(small_split):
+    X, y, *_ = small_split
+    starts = []
+    for _ in range(2):
+        recorder = RecordSteps()
+        net = make_net(warm_start=False, callbacks=[recorder])
+        fits = []
+        for _ in range(2):
+            net.fit(X, y)
+            fits.append(recorder.states_[0])
+        starts.append(fits)
+    assert not states_equal(starts[0][0], starts[0][1])  # cycle 2 starts from new weights
+    assert all(states_equal(a, b) for a, b in zip(*starts))  # the same seed: the same weights
+
+
+def test_set_params_random_state_restarts_the_seed_stream(small_split):
+    X, y, *_ = small_split
+    net = make_net(warm_start=False).fit(X, y)
+    first = net.predict_proba(X)
+    net.set_params(random_state=0).fit(X, y)
+    np.testing.assert_array_equal(net.predict_proba(X), first)
+
+
+def test_a_module_rebuilt_by_set_params_keeps_the_previous_fit_as_reference(small_split):
+    X, y, *_ = small_split
+    net = make_net(warm_start=False).fit(X, y)
+    final = module_state(net.module_)
+    net.set_params(module__width=16)  # skorch re-initialises the module now
+    assert not states_equal(module_state(net.module_), final)
+    net.fit(X, y)
+    assert states_equal(net.reference_state_, final)
+
+
+@pytest.mark.parametrize("steps_before_end", [None, 3])
+def test_step_snapshot_plans_from_partial_fits_epochs(small_split, steps_before_end):
+    X, y, *_ = small_split
+    recorder = RecordSteps()
+    net = make_net(batch_size=16, max_epochs=10, callbacks=[StepSnapshot(steps_before_end), recorder])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        net.partial_fit(X, y, epochs=2)
+    T = steps_before_end or 4
+    hook = net.hook(StepSnapshot)
+    assert len(recorder.states_) - 1 == 2 * 4 and net.planned_epochs_ == 2
+    assert states_equal(hook.snapshot_, recorder.states_[-1 - T]) and hook.snapshot_steps_before_end_ == T
+    scores = tod_sampling(net, X, n_instances=len(X))[1] if QUERY_RETURNS_SCORES else None
+    assert scores is None or scores.max() > 0
+
+
+def test_epoch_snapshots_follow_partial_fits_epochs(small_split):
+    X, y, *_ = small_split
+    net = make_net(max_epochs=1, callbacks=[EpochSnapshots(start=2, every=1)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        net.partial_fit(X, y, epochs=3)
+    assert net.hook(EpochSnapshots).snapshot_epochs_ == [2, 3]
+
+
+def test_initialize_before_data_defers_the_sizes_the_data_give(small_split):
+    X, y, *_ = small_split
+    net = ALNetClassifier(SmallCNN, max_epochs=1, random_state=0, device="cpu")
+    assert not net.initialize().initialized_  # modAL's DeepActiveLearner calls this in __init__
+    net.partial_fit(X, y)
+    assert net.module_.stages[0][0].in_channels == 1 and net.module_.fc.out_features == len(np.unique(y))
+
+
+class NeedsHidden(torch.nn.Module):
+    def __init__(self, hidden, num_classes):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(hidden), torch.nn.Linear(hidden, num_classes))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def test_a_module_parameter_the_data_cannot_give_is_named():
+    net = ALNetClassifier(NeedsHidden, classes=np.arange(10), device="cpu")
+    with pytest.raises(ConfigError, match=r"module__hidden=\.\.\."):
+        net.initialize()
+
+
+def test_growing_labels_without_classes_ask_for_classes(small_split):
+    X, y, *_ = small_split
+    two = np.isin(y, [0, 1])
+    net = ALNetClassifier(SmallCNN, max_epochs=2, random_state=0, device="cpu", warm_start=True).fit(X[two], y[two])
+    with pytest.raises(ConfigError, match=r"y has labels \[2, .*pass classes=<every label of the task>"):
+        net.partial_fit(X, y)
+    cold = ALNetClassifier(SmallCNN, max_epochs=2, random_state=0, device="cpu").fit(X[two], y[two])
+    cold.fit(X, y)  # a new fit on more classes trains; COD cannot compare a 2-class reference with it
+    with pytest.raises(ConfigError, match="label set grew .* pass classes=<every label of the task>"):
+        cod_sampling(cold, X, n_instances=2)
+
+
+def test_default_lr_follows_the_optimizer(small_split, digits):
+    X, y = digits.X_train[:150], digits.y_train[:150]
+    adam = ALNetClassifier(SmallCNN, optimizer=torch.optim.Adam, max_epochs=10, random_state=0, device="cpu").fit(X, y)
+    assert adam.optimizer_.param_groups[0]["lr"] == 1e-3
+    assert adam.score(digits.X_test, digits.y_test) > 0.7  # lr=0.05 (SGD's) leaves Adam near chance
+    sgd = ALNetClassifier(SmallCNN, max_epochs=1, device="cpu").fit(X, y)
+    assert sgd.optimizer_.param_groups[0]["lr"] == 0.05 and sgd.optimizer_.param_groups[0]["momentum"] == 0.9
+
+
+def test_lr_auto_needs_an_optimizer_default(small_split):
+    X, y, *_ = small_split
+
+    def no_default(params, lr):
+        return torch.optim.SGD(params, lr=lr)
+
+    with pytest.raises(ConfigError, match="no_default has none: give lr="):
+        make_net(optimizer=no_default, lr="auto").fit(X, y)
+    with pytest.raises(ConfigError, match="lr must be 'auto' or a positive number"):
+        make_net(lr=0).fit(X, y)

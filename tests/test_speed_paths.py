@@ -40,10 +40,12 @@ def test_cli_refuses_bad_speed_flags(flags, message, tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
-def test_auto_means_bf16_on_cuda_only_and_nhwc_on_cuda_and_cpu():
+def test_auto_means_bf16_on_cuda_only_and_nhwc_on_cuda_and_cpu_for_the_plugins_networks():
     assert resolve_precision("auto", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
-    assert resolve_channels_last("auto", "cpu") is True and resolve_channels_last("auto", "cuda:1") is True
-    assert resolve_channels_last("auto", "mps") is False and resolve_channels_last(False, "cuda") is False
+    assert resolve_channels_last("auto", "cpu", SmallCNN) is True and resolve_channels_last("auto", "cuda:1", SmallCNN)
+    assert resolve_channels_last("auto", "mps", SmallCNN) is False and resolve_channels_last(False, "cuda", SmallCNN) is False
+    assert resolve_channels_last("auto", "cpu", torch.nn.Conv2d) is False  # a module that did not ask for it
+    assert resolve_channels_last(True, "cpu", torch.nn.Conv2d) is True
 
 
 def test_batches_get_canonical_strides():

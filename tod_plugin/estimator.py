@@ -1,25 +1,24 @@
 """``ALNetClassifier``: a skorch classifier made for deep active learning on image arrays."""
 import copy
-import inspect
 import numbers
 import warnings
-from contextlib import contextmanager
 
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier
 from skorch.dataset import get_len, unpack_data
-from sklearn.utils import check_random_state
 
 from . import validation
 from .auxiliary import AUXILIARIES, LossPredictionModule
 from .auxiliary.steps import ll4al_step, tod_step
 from .batching import ArrayDataset, BatchIterator, BatchPreparer, UnlabeledStream, auto_batch_size
+from .defaults import check_lr, optimizer_kwargs
 from .device import on_resolved_device, resolve_device, resolved_device
 from .errors import ConfigError, MissingHookError
+from .module_params import DATA_SIZES, inferred_params, missing_params, missing_params_error
 from .precision import autocast, check_channels_last, check_precision, resolve_channels_last
-
-PAPER_SGD_DEFAULTS = {"momentum": 0.9, "weight_decay": 5e-4}
+from .states import module_state
+from .training_calls import TrainingCalls
 
 
 def main_output(output):
@@ -27,18 +26,14 @@ def main_output(output):
     return output[0] if isinstance(output, (tuple, list)) else output
 
 
-def module_state(module):
-    """A detached CPU copy of a module's ``state_dict`` (picklable without CUDA)."""
-    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
-
-
-class ALNetClassifier(NeuralNetClassifier):
+class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
     """A skorch ``NeuralNetClassifier`` for active learning on numpy image arrays.
 
     Differences from skorch's defaults, each chosen so that small labeled sets learn:
     ``criterion=CrossEntropyLoss`` on logits, ``train_split=None``, SGD with the papers' momentum
     0.9 and weight decay 5e-4 (unless ``optimizer__momentum`` / ``optimizer__weight_decay`` are
-    given), ``batch_size="auto"`` (n/16 clipped to [8, 128]) and ``verbose=0``.
+    given), ``lr="auto"`` (0.05 for SGD, the optimizer's own default otherwise: 1e-3 for Adam;
+    ``defaults.default_lr``), ``batch_size="auto"`` (n/16 clipped to [8, 128]) and ``verbose=0``.
 
     Parameters (besides skorch's)
     -----------------------------
@@ -74,7 +69,9 @@ class ALNetClassifier(NeuralNetClassifier):
         autocast; weights, gradients and optimizer state stay fp32. ``"auto"``: bf16 on CUDA, fp32
         on CPU (where bf16 is an opt-in). See ``tod_plugin.precision``.
     channels_last : "auto", True or False
-        NHWC memory layout for 4-D inputs and the module's weights; ``"auto"``: on CUDA and CPU.
+        NHWC memory layout for 4-D inputs and the module's weights; ``"auto"``: on CUDA and CPU for
+        modules declaring ``supports_channels_last = True`` (the plugin's networks), NCHW for any
+        other module (one that calls ``.view()`` on a feature map fails on NHWC); ``True`` opts in.
     compile : bool
         skorch's ``torch.compile`` switch. Compiled graphs are cached per process by the module's
         code, not its instance, so they are built once and reused by every later fit, cycle and
@@ -90,11 +87,18 @@ class ALNetClassifier(NeuralNetClassifier):
     Input ``X``: arrays of shape (N, C, H, W), (N, H, W) (a channel axis is added) or (N, F)
     (feature rows, for non-image modules); uint8 or float. A module class whose constructor takes
     ``num_classes``, ``in_channels`` or ``in_features`` gets them from the data unless given as
-    ``module__...``.
+    ``module__...``; ``initialize()`` before any data (modAL's ``DeepActiveLearner`` calls it)
+    leaves such a net uninitialised and the first ``fit`` / ``partial_fit`` builds it.
 
-    Fitted state: ``module_``, ``classes_``, ``reference_state_`` (the weights the latest fit
-    started from when warm-starting; in general the previous fit's final weights, and the initial
-    weights at the first fit; the COD reference), ``reference_is_initial_``, ``n_fits_``.
+    Training calls: ``fit`` (re-initialises unless ``warm_start``) and ``partial_fit`` (continues);
+    what carries over between them (seeds, the COD reference) is described in
+    :class:`training_calls.TrainingCalls`.
+
+    Fitted state: ``module_``, ``classes_``, ``n_fits_`` (training calls so far),
+    ``reference_state_``: the COD reference, the weights the latest training call started from —
+    the previous call's final weights, even where the network was re-initialised in between
+    (``warm_start=False``, ``set_params(module__...)``), or the initial weights at the first call
+    (``reference_is_initial_``); ``planned_epochs_``: the epochs the latest call runs.
     """
 
     def __init__(
@@ -103,7 +107,7 @@ class ALNetClassifier(NeuralNetClassifier):
         *args,
         criterion=torch.nn.CrossEntropyLoss,
         optimizer=torch.optim.SGD,
-        lr=0.05,
+        lr="auto",
         max_epochs=30,
         batch_size="auto",
         train_split=None,
@@ -166,6 +170,7 @@ class ALNetClassifier(NeuralNetClassifier):
             raise ConfigError(f"ll4al_stop_epoch must be an int >= 0, got {self.ll4al_stop_epoch!r}")
         check_precision(self.precision)
         check_channels_last(self.channels_last)
+        check_lr(self.lr)
         if self.normalize is not None and (len(self.normalize) != 2 or len(self.normalize[0]) != len(self.normalize[1])):
             raise ConfigError("normalize must be None or (mean, std) with one value per channel each")
 
@@ -194,50 +199,28 @@ class ALNetClassifier(NeuralNetClassifier):
     # ------------------------------------------------------------------ initialisation
     @on_resolved_device
     def initialize(self):
+        """Build the module, criterion, optimizer and callbacks; before any data, a module whose
+        sizes come from the data is left for the first training call to build."""
         self._validate_own_params()
-        self.rng_ = np.random.RandomState(check_random_state(self.random_state).randint(2**31 - 1))
-        self.n_fits_ = 0
+        missing = missing_params(self.module, self.get_params_for("module"))
+        data_seen = hasattr(self, "input_shape_")
+        if missing and (data_seen or not set(missing) <= set(DATA_SIZES)):
+            raise missing_params_error(self.module, missing, data_seen)
+        if missing:
+            return self
         return super().initialize()
-
-    def _draw_seed(self):
-        return int(self.rng_.randint(2**31 - 1))
-
-    @contextmanager
-    def seeded_torch(self, seed):
-        """Fork torch's global RNG (CPU, and CUDA when used) and seed it; restore on exit."""
-        devices = [torch.cuda.current_device()] if str(self.device).startswith("cuda") else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            yield
 
     def get_params_for(self, prefix):
         params = super().get_params_for(prefix)
-        if prefix == "module" and not isinstance(self.module, torch.nn.Module):
-            params = {**self._inferred_module_params(), **params}
+        if prefix == "module":
+            known = self.classes is not None or hasattr(self, "classes_inferred_")
+            params = {**inferred_params(self.module, len(self.classes_) if known else None,
+                                        getattr(self, "input_shape_", None), self.auxiliary == "tod"), **params}
         return params
 
-    def _inferred_module_params(self):
-        try:
-            accepted = inspect.signature(self.module).parameters
-        except (TypeError, ValueError):
-            return {}
-        inferred = {}
-        shape = getattr(self, "input_shape_", None)
-        if "num_classes" in accepted and self._classes_known():
-            inferred["num_classes"] = len(self.classes_)
-        if shape is not None and len(shape) == 3 and "in_channels" in accepted:
-            inferred["in_channels"] = shape[0]
-        if shape is not None and len(shape) == 1 and "in_features" in accepted:
-            inferred["in_features"] = shape[0]
-        if self.auxiliary == "tod" and "aux_head" in accepted:
-            inferred["aux_head"] = True
-        return inferred
-
-    def _classes_known(self):
-        return self.classes is not None or hasattr(self, "classes_inferred_")
-
     def initialize_module(self):
-        with self.seeded_torch(self._draw_seed() if hasattr(self, "rng_") else 0):
+        self.keep_trained_weights()
+        with self.seeded_torch(self._draw_seed()):
             super().initialize_module()
             if self.auxiliary == "ll4al":
                 channels = getattr(self.module_, "stage_channels", ())
@@ -254,7 +237,7 @@ class ALNetClassifier(NeuralNetClassifier):
     @property
     def uses_channels_last(self):
         """Whether ``channels_last`` resolves to the NHWC layout on the net's device."""
-        return resolve_channels_last(self.channels_last, resolve_device(self.device))
+        return resolve_channels_last(self.channels_last, resolve_device(self.device), self.module)
 
     def autocast(self):
         """The autocast context of ``precision`` on the net's device (forward passes run inside it)."""
@@ -269,9 +252,7 @@ class ALNetClassifier(NeuralNetClassifier):
 
     def get_params_for_optimizer(self, prefix, named_parameters):
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
-        if prefix == "optimizer" and self.optimizer is torch.optim.SGD:
-            kwargs = {**PAPER_SGD_DEFAULTS, **kwargs}
-        return args, kwargs
+        return args, optimizer_kwargs(self.optimizer, kwargs) if prefix == "optimizer" else kwargs
 
     # ------------------------------------------------------------------ fitting
     @on_resolved_device
@@ -284,18 +265,11 @@ class ALNetClassifier(NeuralNetClassifier):
         y = self.check_y(y)
         if not isinstance(X, torch.utils.data.Dataset) and len(y) != len(X):
             raise ConfigError(f"X and y have different lengths: {len(X)} and {len(y)}")
-        fitted_before = self.initialized_ and getattr(self, "n_fits_", 0) > 0
-        continuing = self.warm_start and self.initialized_
-        previous = module_state(self.module_) if fitted_before or continuing else None
-        if continuing:
+        if self.warm_start and self.initialized_:
             self.initialize_optimizer()
         else:
             self._initialize_for(X, y)
-        self.reference_state_ = previous if previous is not None else module_state(self.module_)
-        self.reference_is_initial_ = not fitted_before
-        self.partial_fit(X, y, X_unlabeled=X_unlabeled, **fit_params)
-        self.n_fits_ += 1
-        return self
+        return self.partial_fit(X, y, X_unlabeled=X_unlabeled, **fit_params)
 
     def _check_unlabeled(self, X_unlabeled):
         """The TOD loss needs the pool and the EMA teacher; other settings ignore the pool."""
@@ -325,6 +299,11 @@ class ALNetClassifier(NeuralNetClassifier):
 
     def _initialize_for(self, X, y):
         """Initialise with the module's sizes taken from the data (see ``module__*`` inference)."""
+        self._record_data(X, y)
+        self.initialize()
+
+    def _record_data(self, X, y):
+        """The labels (``classes_`` when ``classes`` is None) and the sample shape of the first data."""
         self.check_data(X, y)
         channels = super().get_params_for("module").get("in_channels")  # explicit, not inferred
         if channels is not None and getattr(X, "ndim", 0) == 4 and X.shape[1] != channels:
@@ -335,22 +314,30 @@ class ALNetClassifier(NeuralNetClassifier):
         if not isinstance(X, torch.utils.data.Dataset):
             self.input_shape_ = tuple(X.shape[1:])
             self.n_features_in_ = int(np.prod(self.input_shape_))
-        self.initialize()
 
     @on_resolved_device
     def partial_fit(self, X, y=None, classes=None, X_unlabeled=None, **fit_params):
+        """Train ``epochs`` (default ``max_epochs``) more epochs from the current weights; builds the
+        net at the first call. ``X_unlabeled``: see :meth:`fit`."""
         X = self.check_X(X)
         if y is not None:
             y = self.check_y(y)
         if not self.initialized_:
             self._initialize_for(X, y)
+        elif not hasattr(self, "n_features_in_") and not isinstance(X, torch.utils.data.Dataset):
+            self._record_data(X, y)  # initialize() ran before any data, with the module's sizes given
+        elif y is not None:
+            self.check_known_labels(y)
+        self.start_training_call(fit_params.get("epochs"))
         with self.seeded_torch(self._draw_seed()):
             self.fit_generator_ = torch.Generator().manual_seed(self._draw_seed())
             self.unlabeled_stream_ = self._check_unlabeled(X_unlabeled)
             try:
-                return super().partial_fit(X, y, classes=classes, **fit_params)
+                super().partial_fit(X, y, classes=classes, **fit_params)
             finally:
                 del self.fit_generator_, self.unlabeled_stream_
+        self.n_fits_ += 1
+        return self
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         super().on_train_begin(net, X=X, y=y, **kwargs)

@@ -3,10 +3,14 @@
 ``precision="bf16"`` runs forward passes and losses under ``torch.autocast(dtype=bfloat16)``
 (matmuls and convolutions in bf16, reductions and losses in fp32; weights, gradients and the
 optimizer stay fp32, so no loss scaling is needed). ``"auto"`` is bf16 on a CUDA device that
-supports it and fp32 elsewhere; on CPU bf16 is an explicit opt-in. ``channels_last="auto"`` is
-the NHWC layout on CUDA (where cuDNN's bf16 convolutions want it) and on CPU (oneDNN: 1.2-1.5x
-faster training of the small CNN and the CIFAR ResNet-18 on a 2-core Xeon, see benchmarks/), NCHW on
-other devices.
+supports it and fp32 elsewhere; on CPU bf16 is an explicit opt-in.
+
+``channels_last="auto"`` is the NHWC layout on CUDA (where cuDNN's bf16 convolutions want it) and
+on CPU (oneDNN: 1.2-1.5x faster training of the small CNN and the CIFAR ResNet-18 on a 2-core Xeon,
+see benchmarks/) for modules that declare ``supports_channels_last = True`` (the plugin's own
+networks, ``models.StagedNet``), NCHW otherwise. A module of the user's may call ``.view()`` on a
+feature map, which fails on an NHWC tensor, so the fast layout is never imposed on a module that
+did not ask for it; ``channels_last=True`` applies it to any module.
 """
 import contextlib
 
@@ -37,10 +41,13 @@ def resolve_precision(precision, device):
     return precision
 
 
-def resolve_channels_last(channels_last, device):
-    """Whether 4-D inputs and weights use the channels-last layout on ``device``."""
+def resolve_channels_last(channels_last, device, module):
+    """Whether 4-D inputs and weights use the channels-last layout for ``module`` (a class or an
+    instance) on ``device``: ``"auto"`` only for a module declaring ``supports_channels_last``."""
     check_channels_last(channels_last)
-    return torch.device(device).type in ("cuda", "cpu") if channels_last == "auto" else channels_last
+    if channels_last != "auto":
+        return channels_last
+    return torch.device(device).type in ("cuda", "cpu") and getattr(module, "supports_channels_last", False) is True
 
 
 def autocast(precision, device):

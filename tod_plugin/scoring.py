@@ -1,7 +1,31 @@
-"""Scoring functions: model outputs in, one score per sample out. No I/O, no modAL."""
+"""Scoring functions: model outputs in, one score per sample out. No I/O, no modAL.
+
+Each takes torch tensors or numpy arrays (e.g. scikit-activeml's ``predict_proba(extra_outputs=
+"logits")``, baal's numpy predictions) and returns the same kind: torch in, torch out (on the
+inputs' device); numpy or other array-likes in, numpy out.
+"""
+import functools
+
+import numpy as np
 import torch
 
 
+def same_kind(function):
+    """Run ``function`` on tensors; hand numpy (array-like) inputs back a numpy result."""
+
+    @functools.wraps(function)
+    def wrapper(*arrays, **kwargs):
+        tensors = [isinstance(a, torch.Tensor) for a in arrays]
+        if all(tensors):
+            return function(*arrays, **kwargs)
+        if any(tensors):
+            raise TypeError(f"{function.__name__} takes all torch tensors or all numpy arrays, not a mix")
+        return function(*(torch.as_tensor(np.array(a)) for a in arrays), **kwargs).numpy()  # a copy: any strides
+
+    return wrapper
+
+
+@same_kind
 def output_discrepancy(logits, reference_logits):
     """COD / TOD score: s(x) = 1/2 * || softmax(z(x)) - softmax(z_ref(x)) ||_2^2.
 
@@ -13,6 +37,7 @@ def output_discrepancy(logits, reference_logits):
     return 0.5 * (p - q).pow(2).sum(dim=1)
 
 
+@same_kind
 def sharpened_kl(teacher_logits, *student_logits, temperature=0.7):
     """ST-CoNAL score: (1/K) * sum_k KL(q || p_k), q the teacher's softmax sharpened by ``temperature``.
 
@@ -32,6 +57,7 @@ def sharpened_kl(teacher_logits, *student_logits, temperature=0.7):
     return total / len(student_logits)
 
 
+@same_kind
 def normalized_confidence(logits):
     """BAL confidence: conf(x) = max_c softmax(z / ||z||_2)_c (logits L2-normalised before softmax).
 
@@ -43,6 +69,7 @@ def normalized_confidence(logits):
     return torch.softmax(z, dim=1).amax(dim=1)
 
 
+@same_kind
 def cluster_distance_difference(features, centroids):
     """BAL's CDD(x) = d2 - d1: Euclidean distances to the second-nearest and the nearest centroid.
 

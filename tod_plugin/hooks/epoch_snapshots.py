@@ -14,7 +14,7 @@ from skorch.callbacks import Callback
 from torch.optim.swa_utils import update_bn
 
 from ..device import resolve_device
-from ..estimator import module_state
+from ..states import module_state
 from .ema import EMAAverager
 
 TEACHERS = ("mean", "ema")
@@ -58,7 +58,8 @@ class EpochSnapshots(Callback):
       then its BatchNorm statistics are recomputed on the fit's labeled data (see :func:`recalibrated`).
     * students = the last ``n_students`` snapshots, newest first (fewer if fewer were taken).
 
-    A fit that ends before ``start`` (``max_epochs < start``, early stopping) takes its final
+    A fit that ends before ``start`` (fewer epochs than ``start``: ``max_epochs``, or
+    ``partial_fit(..., epochs=k)``'s ``k``; early stopping) takes its final
     weights as the only snapshot, with a warning. Use :func:`snapshot_plan` to scale
     ``start`` / ``every`` to fewer epochs than the paper's 200.
 
@@ -97,9 +98,10 @@ class EpochSnapshots(Callback):
         if self.teacher == "ema":
             self.ema_ = EMAAverager(self.ema_decay)
             self.ema_.start(net.module_)
-        if net.max_epochs < self.start:
+        if net.planned_epochs_ < self.start:
+            epochs = "max_epochs" if net.planned_epochs_ == net.max_epochs else "partial_fit's epochs"
             warnings.warn(
-                f"EpochSnapshots: max_epochs ({net.max_epochs}) < start ({self.start}): no snapshot will be "
+                f"EpochSnapshots: {epochs} ({net.planned_epochs_}) < start ({self.start}): no snapshot will be "
                 "taken; the final weights serve as the only snapshot (see snapshot_plan)",
                 stacklevel=2,
             )

@@ -3,7 +3,7 @@ import warnings
 
 from skorch.callbacks import Callback
 
-from ..estimator import module_state
+from ..states import module_state
 
 
 class StepSnapshot(Callback):
@@ -11,7 +11,8 @@ class StepSnapshot(Callback):
 
     TOD_T(x) = || f(x; w_{t+T}) - f(x; w_t) || lower-bounds the loss accumulated over those T steps.
     ``steps_before_end=None`` means one epoch's worth of steps. The plan is made when the fit
-    starts (labeled size, batch size and ``max_epochs``); a fit that ends early (early stopping,
+    starts (labeled size, batch size and the epochs the call runs: ``partial_fit(..., epochs=k)``'s
+    ``k``, else ``max_epochs``; ``net.planned_epochs_``); a fit that ends early (early stopping,
     interruption) keeps the snapshot it took, and ``snapshot_steps_before_end_`` says how far
     before the actual end it is (with a warning when that differs from T). A fit shorter than T
     steps snapshots its starting weights.
@@ -33,7 +34,7 @@ class StepSnapshot(Callback):
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         n_samples = len(X)
         per_epoch = net.steps_per_epoch(n_samples)
-        self.planned_steps_ = per_epoch * net.max_epochs
+        self.planned_steps_ = per_epoch * net.planned_epochs_
         self.target_steps_back_ = self.steps_before_end or per_epoch
         self.snapshot_at_ = max(self.planned_steps_ - self.target_steps_back_, 0)
         self.steps_ = 0

@@ -6,6 +6,8 @@
 * ``forward(x)``: logits of the main head ``fc``; predictions always come from it.
 * ``fc_aux``: an optional second linear head on the same features (TOD auxiliary loss), built
   when the constructor gets ``aux_head=True``; ``forward_heads(x)`` returns both heads' logits.
+* ``supports_channels_last = True``: the network runs on NHWC tensors (no ``.view()`` of a feature
+  map), so ``ALNetClassifier(channels_last="auto")`` gives it the faster layout.
 """
 import torch
 from torch import nn
@@ -14,6 +16,7 @@ from torch.nn import functional as F
 
 class StagedNet(nn.Module):
     stage_channels = ()
+    supports_channels_last = True
 
     def build_heads(self, in_features, num_classes, aux_head):
         self.fc = nn.Linear(in_features, num_classes)

@@ -1,0 +1,69 @@
+"""What ``ALNetClassifier`` keeps from one training call to the next: the seed stream, the COD
+reference (the weights a call started from) and the epochs a call runs."""
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+from .errors import ConfigError
+from .states import module_state
+
+
+class TrainingCalls:
+    """Mixin of a skorch net; a training call is one ``fit`` or ``partial_fit``.
+
+    * Seeds: every draw (weight initialisation, shuffling, augmentation) comes from one stream
+      seeded by ``random_state`` at its first draw and restarted by ``set_params(random_state=...)``.
+      A re-initialisation therefore draws new weights that depend on the seed and the calls before
+      it (reproducible, and different from cycle to cycle).
+    * ``reference_state_``: the weights the latest call started from; where the network was
+      re-initialised since the previous call, that call's final weights (see
+      :meth:`keep_trained_weights`); the initial weights at the first call (``reference_is_initial_``).
+    * ``planned_epochs_``: the epochs the latest call runs (its ``epochs=``, else ``max_epochs``).
+    * ``n_fits_``: the training calls so far.
+    """
+
+    def _draw_seed(self):
+        """The next seed of the net's stream."""
+        if getattr(self, "rng_", None) is None:
+            self.rng_ = np.random.RandomState(check_random_state(self.random_state).randint(2**31 - 1))
+        return int(self.rng_.randint(2**31 - 1))
+
+    def set_params(self, **kwargs):
+        if "random_state" in kwargs:
+            self.rng_ = None  # the stream restarts from the new seed
+        return super().set_params(**kwargs)
+
+    @contextmanager
+    def seeded_torch(self, seed):
+        """Fork torch's global RNG (CPU, and CUDA when used) and seed it; restore on exit."""
+        devices = [torch.cuda.current_device()] if str(self.device).startswith("cuda") else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield
+
+    def keep_trained_weights(self):
+        """Before the module is replaced: keep trained weights as the next call's COD reference."""
+        if getattr(self, "n_fits_", 0) and hasattr(self, "module_") and "replaced_state_" not in self.__dict__:
+            self.replaced_state_ = module_state(self.module_)
+
+    def start_training_call(self, epochs):
+        """Set the COD reference and the planned epochs of the call that starts now."""
+        replaced = self.__dict__.pop("replaced_state_", None)
+        self.reference_state_ = module_state(self.module_) if replaced is None else replaced
+        self.n_fits_ = getattr(self, "n_fits_", 0)
+        self.reference_is_initial_ = self.n_fits_ == 0
+        self.planned_epochs_ = self.max_epochs if epochs is None else epochs
+
+    def check_known_labels(self, y):
+        """Training that continues keeps its output layer: every label must be one it was built for."""
+        unknown = np.setdiff1d(np.unique(np.asarray(y)), np.asarray(self.classes_))
+        if len(unknown) and self.classes is None:
+            raise ConfigError(
+                f"y has labels {unknown.tolist()} the net was not built for (classes_={list(self.classes_)}, inferred "
+                "from the first fit's labels); the output layer keeps its size while training continues: pass "
+                "classes=<every label of the task> to ALNetClassifier"
+            )
+        if len(unknown):
+            raise ConfigError(f"y has labels {unknown.tolist()} that are not in classes={list(self.classes)}")
