@@ -63,7 +63,7 @@ def _cod_scores(net, X):
 def _committee_scores(nets, X):
     """s(x) = 1/2 || mean_m softmax(z_m(x)) - mean_m softmax(z_m,ref(x)) ||^2 over the members' nets,
     each against its own reference, in one pass (inputs prepared by the first member's net)."""
-    settings = {input_setting(net, X)[1:] for net in nets}
+    settings = {input_setting(net, X)[1:] for net in nets}  # all but the module's type
     if len(settings) > 1 or len({tuple(net.classes_) for net in nets}) > 1:
         raise ConfigError("cod_sampling on a Committee needs members with the same classes_ and the same input "
                           "preparation (normalize, device, channels_last, precision)")
@@ -101,7 +101,7 @@ def cod_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_state
     if not members:
         raise ConfigError("the Committee has no learners")
     nets = [resolve_net(member, X_pool[:1])[0] for member in members]  # the nets (one row: no pool transform)
-    untrained = all(net.reference_is_initial_ for net in nets)
+    untrained = all(getattr(net, "reference_is_initial_", True) for net in nets)  # untrained nets: see checked_reference
     return rank_pool(members[0], X_pool, n_instances, subset, random_state,
                      lambda _, X: _committee_scores(nets, X), highest=not (first_cycle == "lowest" and untrained))
 
