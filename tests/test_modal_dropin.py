@@ -15,7 +15,6 @@ from modAL.models import ActiveLearner, Committee
 
 from tod_plugin import ALNetClassifier, scoring
 from tod_plugin.errors import ConfigError
-from tod_plugin.models import SmallCNN
 from tod_plugin.strategies import cod_sampling
 
 from modal_usage import ModalExampleNet, install_modal_042
