@@ -300,7 +300,8 @@ class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
     def _initialize_for(self, X, y):
         """Initialise with the module's sizes taken from the data (see ``module__*`` inference)."""
         self._record_data(X, y)
-        self.initialize()
+        if not self.initialize().initialized_:  # a Dataset does not give the module's sizes
+            raise missing_params_error(self.module, missing_params(self.module, self.get_params_for("module")), True)
 
     def _record_data(self, X, y):
         """The labels (``classes_`` when ``classes`` is None) and the sample shape of the first data."""
