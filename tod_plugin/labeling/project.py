@@ -138,6 +138,7 @@ class Project:
         staging = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.init-"))
         staging.chmod(0o777 & ~UMASK)  # mkdtemp makes 0700; a project gets the usual permissions
         try:
+            (staging / ".lock").touch()
             yield staging
             if root.exists():
                 root.rmdir()
