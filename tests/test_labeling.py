@@ -6,6 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
+from tod_plugin.experiment.strategies import STRATEGIES
 from tod_plugin.labeling import project_lock
 from tod_plugin_cli.main import main
 
@@ -175,3 +176,16 @@ def test_a_checkpoint_holding_code_is_refused_not_run(seeded, tmp_path, capsys, 
     monkeypatch.setenv("MARKER", str(tmp_path / "ran"))
     code, _, err = run_cli(["predict", proj, "--images", seeded[1], "-o", tmp_path / "p.csv"], capsys)
     assert code == 2 and "does not load" in err and not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_every_strategy_of_tod_al_run_labels_rounds(strategy, tmp_path, capsys):
+    """Two rounds without new labels in between: the second scores with the saved model (or trains
+    again where the strategy needs its own fit's snapshots) and proposes other images."""
+    proj, _, _ = digits_project(tmp_path, rows=range(80), seed_per_class=1, extra=["--strategy", strategy,
+                                                                                    "--epochs", "2"])
+    for number in (1, 2):
+        code, out, err = run_cli(["query", proj, "-n", 5, "--quiet"], capsys)
+        assert code == 0, err
+    first, second = ({row["path"] for row in read_sheet(proj / "rounds" / f"{r:03d}" / "to_label.csv")} for r in (1, 2))
+    assert len(first) == len(second) == 5 and not first & second
