@@ -189,3 +189,27 @@ def test_every_strategy_of_tod_al_run_labels_rounds(strategy, tmp_path, capsys):
         assert code == 0, err
     first, second = ({row["path"] for row in read_sheet(proj / "rounds" / f"{r:03d}" / "to_label.csv")} for r in (1, 2))
     assert len(first) == len(second) == 5 and not first & second
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--classes", "a"], "give at least two classes"),
+    (["--classes", "a,b,a"], "--classes names a class twice"),
+    (["--classes", "a,b", "--strategy", "magic"], "unknown strategy 'magic'"),
+    (["--classes", "a,b", "--model", "vgg"], "unknown model 'vgg'"),
+    (["--classes", "a,b", "--epochs", "0"], "epochs must be an int >= 1"),
+    (["--classes", "a,b", "--image-size", "0"], "image_size must be an int >= 1"),
+    (["--classes", "a,b", "--pretrained", "/nonexistent.pth"], "ImageNet weights fit only --model resnet18-imagenet"),
+])
+def test_bad_init_leaves_no_project(tmp_path, capsys, args, message):
+    write_digits(tmp_path / "images", range(5))
+    code, _, err = run_cli(["init", tmp_path / "proj", "--images", tmp_path / "images", *args], capsys)
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "proj").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["images"]
+
+
+def test_commands_on_a_folder_that_is_no_project(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code, _, err = run_cli(["query", tmp_path / "empty", "--wait", "0"], capsys)
+    assert code == 2 and "is not a tod-al labeling project" in err and not any((tmp_path / "empty").iterdir())
+    code, _, err = run_cli(["init", tmp_path / "p", "--images", tmp_path / "empty", "--classes", "a,b"], capsys)
+    assert code == 2 and "no images under" in err

@@ -58,9 +58,16 @@ def write_json(path, obj):
     atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
 
 
+def check_is_project(root):
+    if not (Path(root) / "settings.json").is_file():
+        raise ConfigError(f"{root} is not a tod-al labeling project (no settings.json); "
+                          "make one with: tod-al init PROJECT --images FOLDER --classes A,B")
+
+
 @contextlib.contextmanager
 def project_lock(root, wait):
     """Hold the project's lock; wait up to ``wait`` seconds for another command to release it."""
+    check_is_project(root)
     path = Path(root) / ".lock"
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -118,9 +125,7 @@ class Project:
     @classmethod
     def open(cls, root):
         root = Path(root)
-        if not (root / "settings.json").is_file():
-            raise ConfigError(f"{root} is not a tod-al labeling project (no settings.json); "
-                              "make one with: tod-al init PROJECT --images FOLDER --classes A,B")
+        check_is_project(root)
         settings = ProjectSettings.from_dict(read_json(root / "settings.json", "the project is damaged"),
                                              source=str(root / "settings.json"))
         state = check_state(read_json(root / "state.json", "the project is damaged"), root / "state.json")
