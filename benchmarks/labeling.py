@@ -5,7 +5,7 @@ Run by hand from the repository root:
 ``python benchmarks/labeling.py simulate [--seeds 3] [--rounds 6] [-n 40]``
     A folder of 1,500 digits PNGs (8x8) with a 297-image validation set; for COD and random and
     each seed a project is made and ``tod-al query`` / ``teach`` are played for ``--rounds`` rounds
-    (answers from the true labels). Both strategies start from the same diverse first batch.
+    (answers from the true labels; the commands run in this process). Both strategies start from the same diverse first batch.
     Prints validation accuracy per number of labels (mean +- std over the seeds).
 
 ``python benchmarks/labeling.py query-time [--images 10000] [--scratch /work/scratch/labeling]``
@@ -27,7 +27,21 @@ import numpy as np
 from PIL import Image
 from sklearn.datasets import load_digits
 
+from tod_plugin.labeling import Project
+from tod_plugin.labeling.commands import trained_model
+from tod_plugin.labeling.pool import cached, read_index
+from tod_plugin_cli.main import main
+
 TOD_AL = [sys.executable, "-c", "from tod_plugin_cli.main import main; main()"]
+
+
+def tod_al_here(*args):
+    """Run ``tod-al args`` in this process (the simulation: no start-up per command)."""
+    try:
+        main([str(a) for a in args])
+    except SystemExit as exit_info:
+        if exit_info.code:
+            raise SystemExit(f"tod-al {' '.join(map(str, args))} failed") from None
 
 
 def tod_al(*args):
@@ -69,13 +83,13 @@ def simulate(args):
     for strategy in ("cod", "random"):
         for seed in range(args.seeds):
             project = work / f"{strategy}-{seed}"
-            tod_al("init", project, "--images", work / "images", "--classes", ",".join(map(str, range(10))),
+            tod_al_here("init", project, "--images", work / "images", "--classes", ",".join(map(str, range(10))),
                    "--image-size", 8, "--no-hflip", "--epochs", args.epochs, "--strategy", strategy, "--seed", seed,
                    "--validation", work / "validation" / "val.csv", "--quiet")
             for number in range(1, args.rounds + 2):
-                tod_al("query", project, "-n", args.n, "--quiet")
+                tod_al_here("query", project, "-n", args.n, "--quiet")
                 if number <= args.rounds:
-                    tod_al("teach", project, answer_round(project, number, truth, work / "answers.csv"))
+                    tod_al_here("teach", project, answer_round(project, number, truth, work / "answers.csv"))
             state = json.loads((project / "state.json").read_text())
             for record in state["rounds"]:
                 if record["accuracy"] is not None:
@@ -132,6 +146,14 @@ def query_time(args):
         Image.fromarray(255 - image).save(extra / f"{i:05d}.png")  # new content
     rows.append(("query 5 (1,000 new images join: hash + decode them, then as query 3)",
                  tod_al("query", project, "-n", 100, "--quiet")[0]))
+    project_now = Project.open(project)
+    net, _ = trained_model(project_now)
+    images = cached(project_now, read_index(project_now))
+    X = images.pixels(images.readable(sorted(images.index)))
+    start = time.perf_counter()
+    net.predict_proba(X)
+    rows.append((f"for scale: one predict_proba pass over all {len(X)} images, in-process (COD needs 2)",
+                 time.perf_counter() - start))
     print("\n| command (fresh process) | seconds |\n|---|---|")
     for name, seconds in rows:
         print(f"| {name} | {seconds:.1f} |")

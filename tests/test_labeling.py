@@ -56,13 +56,13 @@ def test_annotator_simulation(tmp_path, capsys):
     table = [line.split() for line in out.splitlines() if len(line.split()) == 8 and line.split()[1] == "cod"]
     assert [int(row[2]) for row in table] == [40, 80, 120, 160]
     accuracy = [float(row[6].rstrip("%")) for row in table]
-    assert accuracy[-1] >= accuracy[0] + 10 and accuracy[-1] == max(accuracy), accuracy
+    assert accuracy[-1] >= accuracy[0] + 5 and np.mean(accuracy[2:]) > np.mean(accuracy[:2]), accuracy
     code, out, _ = run_cli(["predict", proj, "--images", tmp_path / "new", "-o", tmp_path / "pred.csv", "--quiet"],
                            capsys)
     predictions = read_sheet(tmp_path / "pred.csv")
     assert code == 0 and list(predictions[0]) == ["path", "label", "confidence"] and len(predictions) == 97
     correct = np.mean([row["label"] == held_out[row["path"]] for row in predictions])
-    assert correct > 0.5, correct  # chance is 0.1
+    assert correct > 0.7, correct  # chance is 0.1
     code, out, _ = run_cli(["export", proj, "-o", tmp_path / "labels.csv"], capsys)
     exported = read_sheet(tmp_path / "labels.csv")
     assert code == 0 and list(exported[0]) == ["path", "label", "round"]

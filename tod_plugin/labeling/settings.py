@@ -15,7 +15,7 @@ from ..experiment.config import RunConfig
 SCHEMA_VERSION = 1
 DEFAULT_MODEL = RunConfig.model
 DEFAULT_STRATEGY = "cod"
-SMALL = 64  # images up to this side get the CIFAR random crop with 4-px padding, as imagefolder: datasets
+SMALL = 64  # images up to this side get a random crop with zero padding in training
 
 
 def default_image_size(model):
@@ -68,7 +68,9 @@ class ProjectSettings:
 
     @property
     def crop_padding(self):
-        return 4 if self.image_size <= SMALL else 0
+        """Zero padding of the training random crop: 1/8 of the side up to 64 px (CIFAR's 4 px at 32,
+        the digits' 1 px at 8), none above (as ``imagefolder:`` datasets)."""
+        return max(1, round(self.image_size / 8)) if self.image_size <= SMALL else 0
 
     def run_config(self):
         """These settings as the ``RunConfig`` that ``tod-al run``'s network builder and strategies read."""
