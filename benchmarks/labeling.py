@@ -30,7 +30,7 @@ from sklearn.datasets import load_digits
 from tod_plugin.labeling import Project
 from tod_plugin.labeling.commands import trained_model
 from tod_plugin.labeling.pool import cached, read_index
-from tod_plugin_cli.main import main
+from tod_plugin_cli.main import main as tod_al_main
 
 TOD_AL = [sys.executable, "-c", "from tod_plugin_cli.main import main; main()"]
 
@@ -38,7 +38,7 @@ TOD_AL = [sys.executable, "-c", "from tod_plugin_cli.main import main; main()"]
 def tod_al_here(*args):
     """Run ``tod-al args`` in this process (the simulation: no start-up per command)."""
     try:
-        main([str(a) for a in args])
+        tod_al_main([str(a) for a in args])
     except SystemExit as exit_info:
         if exit_info.code:
             raise SystemExit(f"tod-al {' '.join(map(str, args))} failed") from None
