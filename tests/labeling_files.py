@@ -66,3 +66,13 @@ def digits_project(tmp_path, rows=range(300), seed_per_class=0, extra=()):
     except SystemExit as exit_info:
         assert exit_info.code == 0
     return tmp_path / "proj", images, hidden
+
+
+def fill_sheet(path, hidden):
+    """Fill the label column of a round sheet in place, as a person would in a spreadsheet."""
+    rows = read_sheet(path)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**row, "label": hidden[row["path"]]} for row in rows)
+    return path
