@@ -214,3 +214,16 @@ def test_commands_on_a_folder_that_is_no_project(tmp_path, capsys):
     assert code == 2 and "is not a tod-al labeling project" in err and not any((tmp_path / "empty").iterdir())
     code, _, err = run_cli(["init", tmp_path / "p", "--images", tmp_path / "empty", "--classes", "a,b"], capsys)
     assert code == 2 and "no images under" in err
+
+
+def test_images_are_decoded_once_by_content(tmp_path, capsys):
+    hidden = write_digits(tmp_path / "images", range(30))
+    first = sorted(hidden)[0]
+    (tmp_path / "images" / "copy.png").write_bytes((tmp_path / "images" / first).read_bytes())
+    code, _, err = run_cli(["init", tmp_path / "proj", "--images", tmp_path / "images", "--classes", CLASSES,
+                            "--image-size", 8], capsys)
+    assert code == 0 and "decoding" in err and "30/30" in err  # 31 files, 30 contents, with a progress bar
+    code, _, err = run_cli(["query", tmp_path / "proj", "-n", 31], capsys)
+    assert code == 0 and "decoding" not in err  # nothing new: the cache serves the query
+    sheet = {row["path"] for row in read_sheet(tmp_path / "proj" / "rounds" / "001" / "to_label.csv")}
+    assert {first, "copy.png"} <= sheet and len(sheet) == 31

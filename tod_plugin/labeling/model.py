@@ -36,6 +36,7 @@ def new_net(settings, classes, number):
     """An unfitted net for ``classes`` with the settings' model and strategy, seeded for round ``number``."""
     config = settings.run_config()
     size = settings.image_size
+    # build_net reads only the data's channels, classes, normalisation and augmentation: no images here
     shape = ImageDataset(name="labeling", X_train=np.empty((0, 3, size, size), np.uint8), y_train=np.empty(0),
                          X_test=None, y_test=None, class_names=list(classes), mean=settings.mean, std=settings.std,
                          crop_padding=settings.crop_padding, hflip=settings.hflip)

@@ -22,9 +22,6 @@ class Images:
         """The paths (in order) whose image decoded."""
         return [p for p in paths if self.index[p][2] in self.cache.rows]
 
-    def unreadable(self):
-        return sorted(p for p, entry in self.index.items() if entry[2] in self.cache.unreadable)
-
     def pixels(self, paths):
         return self.cache.load([self.index[p][2] for p in paths])
 

@@ -47,16 +47,17 @@ def diverse_batch(net, X, n, seed):
     """``(positions, cluster sizes)`` of ``n`` rows of ``X``: the row nearest each k-means centre of the
     net's features, largest clusters first."""
     features = penultimate_features(net, X).double().cpu().numpy()
-    kmeans = KMeans(n_clusters=n, n_init=1, random_state=seed).fit(features)
+    k = min(n, len(np.unique(features, axis=0)))  # identical images share their features
+    kmeans = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(features)
     distance = np.linalg.norm(features - kmeans.cluster_centers_[kmeans.labels_], axis=1)
-    sizes = np.bincount(kmeans.labels_, minlength=n)
+    sizes = np.bincount(kmeans.labels_, minlength=k)
     picks = []
     for cluster in np.argsort(-sizes, kind="stable"):
         members = np.flatnonzero(kmeans.labels_ == cluster)
         if len(members):
             picks.append((members[np.argmin(distance[members])], sizes[cluster]))
     taken = {p for p, _ in picks}
-    for position in np.argsort(-distance, kind="stable"):  # duplicate features leave clusters empty
+    for position in np.argsort(-distance, kind="stable"):  # fewer distinct images than n: the farthest others
         if len(picks) == n:
             break
         if position not in taken:
