@@ -35,6 +35,8 @@ def init(root, images, classes=(), labels=None, validation=None, quiet=False, sa
     """Make the project folder ``root`` for the images under ``images``: settings, index, decoded
     cache, the validation set and the labels of ``labels`` (a path,label CSV) as round 0."""
     folder = Path(images).expanduser().absolute()
+    if settings.get("pretrained"):  # later commands may run from another folder
+        settings["pretrained"] = str(Path(settings["pretrained"]).expanduser().absolute())
     settings = ProjectSettings(images=str(folder), **settings).validate()
     classes = list(classes)
     seed_rows = read_csv_rows(labels) if labels else []
