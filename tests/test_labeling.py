@@ -5,6 +5,8 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
+import torchvision
 
 from tod_plugin.experiment.strategies import STRATEGIES
 from tod_plugin.labeling import project_lock
@@ -227,3 +229,15 @@ def test_images_are_decoded_once_by_content(tmp_path, capsys):
     assert code == 0 and "decoding" not in err  # nothing new: the cache serves the query
     sheet = {row["path"] for row in read_sheet(tmp_path / "proj" / "rounds" / "001" / "to_label.csv")}
     assert {first, "copy.png"} <= sheet and len(sheet) == 31
+
+
+def test_first_batch_from_a_pretrained_network(tmp_path, capsys):
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), tmp_path / "resnet18.pth")
+    write_digits(tmp_path / "images", range(40))
+    code, _, err = run_cli(["init", tmp_path / "proj", "--images", tmp_path / "images", "--classes", CLASSES,
+                            "--model", "resnet18-imagenet", "--pretrained", tmp_path / "resnet18.pth",
+                            "--image-size", 32, "--quiet"], capsys)
+    assert code == 0, err
+    code, out, err = run_cli(["query", tmp_path / "proj", "-n", 8, "--quiet"], capsys)
+    assert code == 0 and "k-means on the features of the pretrained network" in out, err
+    assert len(read_sheet(tmp_path / "proj" / "rounds" / "001" / "to_label.csv")) == 8
