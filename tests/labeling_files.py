@@ -51,13 +51,13 @@ def tree_bytes(folder):
 
 def digits_project(tmp_path, rows=range(300), seed_per_class=0, extra=()):
     """``(project, images folder, hidden labels)``: ``tod-al init`` on the digits ``rows`` as PNGs (8 px,
-    no flips, 20 epochs), with ``seed_per_class`` labels of each class given as ``--labels``."""
+    no flips, 20 epochs, CPU: the kill test forks), with ``seed_per_class`` labels of each class given as ``--labels``."""
     from tod_plugin_cli.main import main
 
     images = tmp_path / "images"
     hidden = write_digits(images, rows)
     args = ["init", str(tmp_path / "proj"), "--images", str(images), "--classes", ",".join(map(str, range(10))),
-            "--image-size", "8", "--epochs", "20", "--no-hflip", "--quiet", *extra]
+            "--image-size", "8", "--epochs", "20", "--no-hflip", "--device", "cpu", "--quiet", *extra]
     if seed_per_class:
         seeds = [[p, c] for c in map(str, range(10)) for p in [p for p, label in hidden.items() if label == c][:seed_per_class]]
         args += ["--labels", str(write_labels(tmp_path / "seed.csv", seeds))]

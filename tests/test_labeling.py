@@ -2,6 +2,7 @@
 images joining and leaving, checkpoints that cannot run code."""
 import csv
 import pickle
+import shutil
 
 import numpy as np
 import pytest
@@ -33,7 +34,7 @@ def test_annotator_simulation(tmp_path, capsys):
     held_out = write_digits(tmp_path / "new", range(1700, 1797), nested=False)
     proj, n = tmp_path / "proj", 40
     code, out, _ = run_cli(["init", proj, "--images", tmp_path / "images", "--classes", CLASSES, "--image-size", 8,
-                            "--epochs", 30, "--no-hflip", "--validation", tmp_path / "validation" / "val.csv",
+                            "--epochs", 30, "--no-hflip", "--device", "cpu", "--validation", tmp_path / "validation" / "val.csv",
                             "--quiet"], capsys)
     assert code == 0 and "500 images" in out
     proposed = []
@@ -170,8 +171,6 @@ class _RunsCode:
 
 def test_a_checkpoint_holding_code_is_refused_not_run(seeded, tmp_path, capsys, monkeypatch):
     proj = tmp_path / "copy"
-    import shutil
-
     shutil.copytree(seeded[0], proj)
     assert run_cli(["query", proj, "-n", 5, "--quiet"], capsys)[0] == 0  # trains: 2 labels per class
     (checkpoint,) = (proj / "models").iterdir()
@@ -223,7 +222,7 @@ def test_images_are_decoded_once_by_content(tmp_path, capsys):
     first = sorted(hidden)[0]
     (tmp_path / "images" / "copy.png").write_bytes((tmp_path / "images" / first).read_bytes())
     code, _, err = run_cli(["init", tmp_path / "proj", "--images", tmp_path / "images", "--classes", CLASSES,
-                            "--image-size", 8], capsys)
+                            "--image-size", 8, "--device", "cpu"], capsys)
     assert code == 0 and "decoding" in err and "30/30" in err  # 31 files, 30 contents, with a progress bar
     code, _, err = run_cli(["query", tmp_path / "proj", "-n", 31], capsys)
     assert code == 0 and "decoding" not in err  # nothing new: the cache serves the query
@@ -236,7 +235,7 @@ def test_first_batch_from_a_pretrained_network(tmp_path, capsys):
     write_digits(tmp_path / "images", range(40))
     code, _, err = run_cli(["init", tmp_path / "proj", "--images", tmp_path / "images", "--classes", CLASSES,
                             "--model", "resnet18-imagenet", "--pretrained", tmp_path / "resnet18.pth",
-                            "--image-size", 32, "--quiet"], capsys)
+                            "--image-size", 32, "--device", "cpu", "--quiet"], capsys)
     assert code == 0, err
     code, out, err = run_cli(["query", tmp_path / "proj", "-n", 8, "--quiet"], capsys)
     assert code == 0 and "k-means on the features of the pretrained network" in out, err
