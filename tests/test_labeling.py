@@ -89,12 +89,12 @@ def _labeled_path(proj):
     ("empty", "nothing to teach"),
     ("header_only", "nothing to teach"),
     ("no_label_column", "has no column 'label'"),
-    ("outside", "2 rows name paths outside the images folder"),
-    ("unknown", "1 rows name files that are no image of"),
-    ("foreign_label", "1 rows have labels that are not classes (0, 1, 2, 3, 4, 5, 6, 7, 8, 9; --add-class"),
-    ("twice", "1 rows give a path a second, different label"),
-    ("relabel", "1 rows change an existing label (--relabel to change them)"),
-    ("many", "13 rows have labels that are not classes"),
+    ("outside", "2 rows with a path outside the images folder"),
+    ("unknown", "1 row naming no image file of"),
+    ("foreign_label", "1 row with a label that is no class (0, 1, 2, 3, 4, 5, 6, 7, 8, 9; --add-class adds it)"),
+    ("twice", "1 row giving a path a second, different label"),
+    ("relabel", "1 row changing an earlier label (--relabel allows it)"),
+    ("many", "13 rows with a label that is no class"),
 ])
 def test_bad_label_file_changes_nothing(seeded, tmp_path, capsys, case, message):
     proj, images, hidden = seeded

@@ -73,8 +73,8 @@ def validation_entries(csv_path, classes, cache, quiet):
     missing = [(line, path) for line, path, _ in rows if not (base / path).is_file()]
     foreign = [(line, label) for line, _, label in rows if label not in classes]
     if missing or foreign:
-        problem = listing("rows name missing files", missing) if missing else listing(
-            f"rows have labels that are not classes ({', '.join(classes)})", foreign)
+        problem = listing("naming a missing file", missing) if missing else listing(
+            f"with a label that is no class ({', '.join(classes)})", foreign)
         raise LabelsRejected(f"--validation {csv_path}: {problem}")
     entries = [{"path": os.path.normpath(base / path), "label": label, "sha256": file_sha256(base / path)}
                for _, path, label in rows]

@@ -21,10 +21,10 @@ class LabelsRejected(ConfigError):
 
 
 def listing(what, items):
-    """``"what: row 2 'a.png', row 5 'b.png' (10 of 13 shown)"``."""
+    """``"2 rows what: row 2 'a.png', row 5 'b.png'"`` (the first 10, then how many were shown)."""
     shown = ", ".join(f"row {line} {value!r}" for line, value in items[:SHOWN])
     more = f" ({SHOWN} of {len(items)} shown)" if len(items) > SHOWN else ""
-    return f"{len(items)} {what}: {shown}{more}"
+    return f"{len(items)} row{'s' * (len(items) != 1)} {what}: {shown}{more}"
 
 
 def check_rows(csv_path, rows, images_folder, index, classes, labels, add_class, relabel):
@@ -50,12 +50,12 @@ def check_rows(csv_path, rows, images_folder, index, classes, labels, add_class,
         if key in labels and labels[key][0] != label and not relabel:
             relabeled.append((line, f"{path} -> {label}, labeled {labels[key][0]}"))
     problems = [
-        listing(f"rows name paths outside the images folder {images_folder}", outside) if outside else None,
-        listing(f"rows name files that are no image of {images_folder} (jpg, png, ...)", unknown) if unknown else None,
-        listing(f"rows have labels that are not classes ({', '.join(classes)}; --add-class adds them)", foreign)
+        listing(f"with a path outside the images folder {images_folder}", outside) if outside else None,
+        listing(f"naming no image file of {images_folder} (jpg, png, ...)", unknown) if unknown else None,
+        listing(f"with a label that is no class ({', '.join(classes)}; --add-class adds it)", foreign)
         if foreign else None,
-        listing("rows give a path a second, different label", conflicting) if conflicting else None,
-        listing("rows change an existing label (--relabel to change them)", relabeled) if relabeled else None,
+        listing("giving a path a second, different label", conflicting) if conflicting else None,
+        listing("changing an earlier label (--relabel allows it)", relabeled) if relabeled else None,
     ]
     problems = [p for p in problems if p]
     if problems:
