@@ -4,6 +4,7 @@ import sys
 import click
 
 from .datasets import datasets
+from .label import COMMANDS as LABEL_COMMANDS
 from .plot import plot
 from .presets import presets
 from .report import report
@@ -13,7 +14,7 @@ from .run import run
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(package_name="tod-plugin")
 def cli():
-    """Deep active learning experiments (TOD/COD, random, ...) on modAL."""
+    """Deep active learning experiments (TOD/COD, random, ...) on modAL, and labeling your own images."""
 
 
 cli.add_command(run)
@@ -21,6 +22,8 @@ cli.add_command(datasets)
 cli.add_command(presets)
 cli.add_command(plot)
 cli.add_command(report)
+for command in LABEL_COMMANDS:
+    cli.add_command(command)
 
 
 def main(argv=None):
