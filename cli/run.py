@@ -27,13 +27,15 @@ def _milestones(ctx, param, value):
 @click.option("--preset", default=None,
               help="A paper protocol (tod-al presets lists them); flags given on the command line override it.")
 @click.option("--dataset", default="digits",
-              help="digits (embedded), cifar10, cifar100, cifar10im, cifar100im, svhn, caltech101, caltech256, "
+              help="digits (embedded), cifar10, cifar100, cifar10im, cifar100im, svhn, caltech101 (as the TOD reference: "
+              "256x256 stretch, its statistics; caltech101-keep-aspect resizes the short side), caltech256, "
               "tinyimagenet or imagefolder:PATH (PATH/train/<class>/*, PATH/test/<class>/*).")
 @click.option("--data-dir", default=None, type=click.Path(file_okay=False),
               help="Data folder (default: $TOD_DATA_DIR, else ./data); tod-al datasets shows what is there.")
 @click.option("--download", is_flag=True, help="Fetch a missing dataset with torchvision (nothing is fetched without).")
 @click.option("--image-size", default=None, type=int,
-              help="caltech101, caltech256, imagefolder: side of the images stored at load time (default 224).")
+              help="caltech101[-keep-aspect], caltech256, imagefolder: side of the images stored at load time "
+              "(default 224).")
 @click.option("--strategy", "strategies", default="cod,random", callback=_comma_list,
               help="Comma list of strategies: cod, tod, ll4al, stconal, stconal-ema, bal, pt4al, coreset, random; "
               "NAME+tod or NAME+ll4al trains that strategy's net with an auxiliary loss (e.g. cod+tod). bal and "
