@@ -370,6 +370,7 @@ def test_the_run_keeps_the_references_pretext_epochs_unless_told(tmp_path):
     pt4al = STRATEGIES["pt4al"].make_query(config, 0, tmp_path / "pt4al.npz", 1000)
     assert (bal.pretext_epochs, pt4al.pretext_epochs) == (120, 15)  # not scaled to the task's 20 epochs
     assert bal.stride is None and pt4al.n_batches == 5  # the initial set's batch and one per query
+    assert (bal.pretext_augment, pt4al.pretext_augment) == (True, False)  # as each reference's rotation.py
     config = RunConfig(epochs=20, pretext_epochs=7, bal_stride="5%").validate()
     bal = STRATEGIES["bal"].make_query(config, 0, tmp_path / "bal.npz", 1000)
     pt4al = STRATEGIES["pt4al"].make_query(config, 0, tmp_path / "pt4al.npz", 1000)
