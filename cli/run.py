@@ -27,8 +27,8 @@ def _milestones(ctx, param, value):
 @click.option("--preset", default=None,
               help="A paper protocol (tod-al presets lists them); flags given on the command line override it.")
 @click.option("--dataset", default="digits",
-              help="digits (embedded), cifar10, cifar100, cifar10im, cifar100im, svhn, caltech101 (as the TOD reference: "
-              "256x256 stretch, its statistics; caltech101-keep-aspect resizes the short side), caltech256, "
+              help="digits (embedded), cifar10, cifar100, cifar10im, cifar100im, svhn, caltech101 (as the TOD "
+              "reference: 256x256 stretch, its statistics; caltech101-keep-aspect resizes the short side), caltech256, "
               "tinyimagenet or imagefolder:PATH (PATH/train/<class>/*, PATH/test/<class>/*).")
 @click.option("--data-dir", default=None, type=click.Path(file_okay=False),
               help="Data folder (default: $TOD_DATA_DIR, else ./data); tod-al datasets shows what is there.")

@@ -10,7 +10,6 @@ import numbers
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
@@ -97,8 +96,9 @@ class PretextOrderSampler(BaseEstimator):
         then query ``np.delete(X_pool, first, axis=0)`` as usual.
         """
         if getattr(self, "n_queries_", 0):
-            raise ConfigError(f"{self.owner}.initial_indices: the initial set is cycle 0, the first call of a sampler; "
-                              f"this one has served {self.n_queries_} cycle(s) — make a new {self.owner} for a new run")
+            raise ConfigError(f"{self.owner}.initial_indices: the initial set is cycle 0, the first call of a "
+                              f"sampler; this one has served {self.n_queries_} cycle(s) — make a new {self.owner} "
+                              "for a new run")
         return self._cycle(classifier, X_pool, n_instances)[0]
 
     def _cycle(self, classifier, X_pool, n_instances):
@@ -201,11 +201,11 @@ class PT4ALSampler(PretextOrderSampler):
     ``tod_plugin.pretext``; the reference trains 15 epochs on unaugmented images) and orders the
     pool by per-image pretext loss, DESCENDING (hard first) -> P of length N, cut into
     ``n_batches`` equal batches, P[floor(c N / n_batches) : floor((c + 1) N / n_batches)] for
-    cycle c (``n_batches=None``: the initial set, then chunks of ``n_instances``). Cycle 0, the initial labeled set
-    (:meth:`initial_indices`), takes ``n_instances`` evenly spaced ranks of batch 0; later cycles
-    the ``n_instances`` of batch c with the LOWEST conf(x) = max softmax(z / ||z||_2) under the
-    current model. Past the last batch (or when a batch has too few unlabeled rows) the nearest
-    unlabeled ranks fill in (:func:`window_candidates`).
+    cycle c (``n_batches=None``: the initial set, then chunks of ``n_instances``). Cycle 0, the
+    initial labeled set (:meth:`initial_indices`), takes ``n_instances`` evenly spaced ranks of
+    batch 0; later cycles the ``n_instances`` of batch c with the LOWEST
+    conf(x) = max softmax(z / ||z||_2) under the current model. Past the last batch (or when a
+    batch has too few unlabeled rows) the nearest unlabeled ranks fill in (:func:`window_candidates`).
 
     Returned scores: the pretext loss in cycle 0, the confidence later. Fitted state: ``order_``
     (first-pool positions in P order), ``order_score_`` (pretext loss per position),
