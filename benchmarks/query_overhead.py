@@ -9,7 +9,7 @@ of the current and the step-snapshot model as the paper scores), LL4AL 1, ST-CoN
 K students: the snapshots the fit took), Core-Set 1 + labeled / pool (it needs the labeled rows' features too), BAL and PT4AL
 in a later cycle their window of the pool order (window / pool). The rows the network actually saw
 during one query are counted too (``seen``, in pool-sized passes): below the need when COD reuses
-the reference outputs of an earlier query. BAL and PT4AL are also timed at their first query, which
+the reference outputs of an earlier query. BAL and PT4AL are also timed choosing the initial set, which
 trains the rotation pretext network (``--pretext-epochs``) once per trial: no target applies there.
 """
 import argparse
@@ -86,11 +86,11 @@ def main():
 
     def fitted_sampler(cls):
         sampler = cls(pretext_epochs=args.pretext_epochs, random_state=0)
-        sampler(learner, pool, b)  # cycle 0 trains the pretext network; later cycles only score a window
+        sampler.initial_indices(learner, pool, b)  # cycle 0 trains the pretext network; later cycles score a window
         return sampler
 
     def first_query(cls):
-        return lambda: cls(pretext_epochs=args.pretext_epochs, random_state=0)(learner, pool, b)
+        return lambda: cls(pretext_epochs=args.pretext_epochs, random_state=0).initial_indices(learner, pool, b)
 
     def later_query(sampler):
         def query():
@@ -107,8 +107,8 @@ def main():
         "coreset": lambda: coreset_sampling(learner, pool, b),
         "bal (later cycle)": later_query(fitted_sampler(BALSampler)),
         "pt4al (later cycle)": later_query(fitted_sampler(PT4ALSampler)),
-        "bal (first query, pretext training)": first_query(BALSampler),
-        "pt4al (first query, pretext training)": first_query(PT4ALSampler),
+        "bal (initial set, pretext training)": first_query(BALSampler),
+        "pt4al (initial set, pretext training)": first_query(PT4ALSampler),
     }
     n_pool, n_students = len(pool), len(learner.estimator.hook(EpochSnapshots).students_)
     needed = {"random": 0, "cod": 2, "tod": 2, "ll4al": 1, "stconal": 1 + n_students,
@@ -119,12 +119,12 @@ def main():
           f"median of {args.repeats}")
     print(f"{'strategy':40s} {'query/predict':>13s} {'passes needed':>13s} {'seen':>6s} {'ratio':>6s}")
     for name, query in queries.items():
-        repeats = 1 if "first query" in name else args.repeats
+        repeats = 1 if "initial set" in name else args.repeats
         seen = rows_seen(query) / n_pool
         passes = needed.get(name, seen)  # BAL / PT4AL: the window they score
         reference = median_time(lambda: learner.predict_proba(pool), args.repeats, sync)
         cost = median_time(query, repeats, sync)
-        ratio = f"{cost / reference / passes:6.2f}" if passes and "first query" not in name else "     -"
+        ratio = f"{cost / reference / passes:6.2f}" if passes and "initial set" not in name else "     -"
         print(f"{name:40s} {cost / reference:13.2f} {passes:13.2f} {seen:6.2f} {ratio}   "
               f"({1000 * cost:.1f} ms / {1000 * reference:.1f} ms)")
 

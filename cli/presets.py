@@ -27,4 +27,8 @@ def presets(name):
         for label, value in preset.reported_extra.items():
             shown = ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else value
             click.echo(f"  reported {label}: {shown}")
+        if preset.reference_choices:
+            click.echo("  the reference code's choices that differ from our defaults:")
+        for choice, what in preset.reference_choices.items():
+            click.echo(f"    {choice}: {what}")
         click.echo("")

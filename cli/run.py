@@ -27,16 +27,19 @@ def _milestones(ctx, param, value):
 @click.option("--preset", default=None,
               help="A paper protocol (tod-al presets lists them); flags given on the command line override it.")
 @click.option("--dataset", default="digits",
-              help="digits (embedded), cifar10, cifar100, cifar10im, cifar100im, svhn, caltech101, caltech256, "
+              help="digits (embedded), cifar10, cifar100, cifar10im, cifar100im, svhn, caltech101 (as the TOD "
+              "reference: 256x256 stretch, its statistics; caltech101-keep-aspect resizes the short side), caltech256, "
               "tinyimagenet or imagefolder:PATH (PATH/train/<class>/*, PATH/test/<class>/*).")
 @click.option("--data-dir", default=None, type=click.Path(file_okay=False),
               help="Data folder (default: $TOD_DATA_DIR, else ./data); tod-al datasets shows what is there.")
 @click.option("--download", is_flag=True, help="Fetch a missing dataset with torchvision (nothing is fetched without).")
 @click.option("--image-size", default=None, type=int,
-              help="caltech101, caltech256, imagefolder: side of the images stored at load time (default 224).")
+              help="caltech101[-keep-aspect], caltech256, imagefolder: side of the images stored at load time "
+              "(default 224).")
 @click.option("--strategy", "strategies", default="cod,random", callback=_comma_list,
               help="Comma list of strategies: cod, tod, ll4al, stconal, stconal-ema, bal, pt4al, coreset, random; "
-              "NAME+tod or NAME+ll4al trains that strategy's net with an auxiliary loss (e.g. cod+tod).")
+              "NAME+tod or NAME+ll4al trains that strategy's net with an auxiliary loss (e.g. cod+tod). bal and "
+              "pt4al choose their own initial set (as their references); the others share a random one.")
 @click.option("--trials", default=3, type=int, help="Independent repetitions (seed, seed+1, ...).")
 @click.option("--cycles", default=6, type=int, help="Query cycles after the initial fit.")
 @click.option("--initial", default="10%", help="Initial labeled set: a count or a percentage of the pool.")
@@ -55,7 +58,15 @@ def _milestones(ctx, param, value):
               "consistency) or ll4al (loss prediction); the ll4al strategy always trains with ll4al.")
 @click.option("--aux-weight", default=None, type=float,
               help="lambda of the auxiliary loss (default: the dataset's TOD weight, 0.02; 1.0 for ll4al).")
-@click.option("--beta", default=1.2, type=float, help="BAL balance factor: window length / per-cycle budget.")
+@click.option("--beta", default=1.2, type=float, help="BAL balance factor: window length / window stride.")
+@click.option("--bal-stride", default=None,
+              help="BAL window stride (the reference's --addendum): a count or a percentage of the pool "
+              "(default: the query size).")
+@click.option("--pretext-epochs", default=None, type=int,
+              help="Epochs of the BAL / PT4AL rotation pretext (default: each reference's, 120 / 15; the LR "
+              "still drops at epochs 30, 60, 90).")
+@click.option("--first-cycle", default="highest",
+              help="COD's pick while its reference is the untrained net: highest, or lowest as the TOD reference code.")
 @click.option("--reinit/--no-reinit", default=None,
               help="Re-initialise the net every cycle (default: yes for stconal and stconal-ema, no for the others).")
 @click.option("--lr-schedule", default="multistep",

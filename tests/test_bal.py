@@ -1,4 +1,5 @@
-"""BAL: CDD, the normalised confidence, the window rule, pool mapping, caching and the modAL loop."""
+"""BAL: CDD, the normalised confidence, the window rule, the initial set, pool mapping, caching, the modAL loop."""
+import json
 import math
 
 import numpy as np
@@ -9,6 +10,8 @@ from modAL.models import ActiveLearner
 import tod_plugin.strategies._common as common
 import tod_plugin.strategies.pt4al as pt4al_module
 from tod_plugin.errors import ConfigError
+from tod_plugin.experiment import RunConfig
+from tod_plugin.experiment.strategies import STRATEGIES
 from tod_plugin.inference import score_pool
 from tod_plugin.scoring import cluster_distance_difference, normalized_confidence
 from tod_plugin.strategies import BALSampler
@@ -54,20 +57,32 @@ def test_normalized_confidence_by_hand():
 
 # ---------------------------------------------------------------- the window rule
 @pytest.mark.parametrize("n, stride, beta, table", [
-    # h = (beta - 1) A / 2 rounded half up; W_c = [c A - h, (c + 1) A + h] clipped to [0, N]
-    (20, 4, 1.5, [(0, 5), (3, 9), (7, 13), (11, 17), (15, 20), (19, 20)]),  # h = 1
+    # h = (beta - 1) A / 2 rounded half up; W_0 = [0, max(A, A + 2h)), W_c = [c A - h, (c + 1) A + h) clipped
+    (20, 4, 1.5, [(0, 6), (3, 9), (7, 13), (11, 17), (15, 20), (19, 20)]),  # h = 1
     (20, 4, 1.0, [(0, 4), (4, 8), (8, 12), (12, 16), (16, 20), (20, 20)]),  # pure CDD chunks
-    (20, 4, 2.0, [(0, 6), (2, 10), (6, 14), (10, 18), (14, 20), (18, 20)]),  # h = 2
-    (30, 5, 1.3, [(0, 6), (4, 11), (9, 16), (14, 21), (19, 26), (24, 30)]),  # h = 0.75 -> 1
-    (20, 4, 0.5, [(1, 3), (5, 7), (9, 11), (13, 15), (17, 19), (20, 20)]),  # h = -1: shorter than A
+    (20, 4, 2.0, [(0, 8), (2, 10), (6, 14), (10, 18), (14, 20), (18, 20)]),  # h = 2
+    (30, 5, 1.3, [(0, 7), (4, 11), (9, 16), (14, 21), (19, 26), (24, 30)]),  # h = 0.75 -> 1
+    (20, 4, 0.5, [(0, 4), (5, 7), (9, 11), (13, 15), (17, 19), (20, 20)]),  # h = -1: the centre of each stride
 ])
 def test_bal_window_table(n, stride, beta, table):
     assert [bal_window(c, stride, beta, n) for c in range(len(table))] == table
 
 
+# Worked by hand: N = 100, stride A = 20, initial set n0 = 10 (a budget of its own), cycles 0..5.
+# h = floor((beta - 1) * 20 / 2 + 1/2); W_0 = [0, max(n0, A + 2h)); W_c = [n0 + (c-1) A - h, n0 + c A + h) in [0, N]
+@pytest.mark.parametrize("beta, table", [
+    (0.5, [(0, 10), (15, 25), (35, 45), (55, 65), (75, 85), (95, 100)]),  # h = -5: beta A = 10 of every 20
+    (1.0, [(0, 20), (10, 30), (30, 50), (50, 70), (70, 90), (90, 100)]),  # h = 0
+    (1.2, [(0, 24), (8, 32), (28, 52), (48, 72), (68, 92), (88, 100)]),  # h = 2
+    (2.0, [(0, 40), (0, 40), (20, 60), (40, 80), (60, 100), (80, 100)]),  # h = 10
+])
+def test_bal_window_with_a_stride_of_its_own(beta, table):
+    assert [bal_window(c, 20, beta, 100, initial=10) for c in range(6)] == table
+
+
 @pytest.mark.parametrize("beta", [1.0, 1.2, 1.5, 2.0, 2.5])
 def test_consecutive_windows_never_skip_a_range(beta):
-    windows = [bal_window(c, 2500, beta, 50000) for c in range(20)]
+    windows = [bal_window(c, 2500, beta, 50000, initial=5000) for c in range(20)]
     assert windows[0][0] == 0 and windows[-1][1] == 50000
     assert all(nxt[0] <= cur[1] for cur, nxt in zip(windows, windows[1:]))
     assert bal_window(1, 2500, 1.2, 50000) == (2250, 5250)  # the paper setting: 1.2 x 2500 wide
@@ -197,6 +212,59 @@ def test_the_first_query_needs_no_fitted_model(pool):
         sampler(net, pool, 4)
 
 
+# ---------------------------------------------------------------- the initial set and the stride
+def fitted_learner(pool, digits, rows):
+    X, y = pool[rows], digits.y_train[60:160][rows]
+    return ActiveLearner(estimator=make_net(max_epochs=1), X_training=X, y_training=y)
+
+
+@pytest.mark.parametrize("first, ranks", [
+    ("high1st", list(range(10))),  # W_0 = P[0:12] (beta 1.2 x 10): its first 10
+    ("low1st", list(range(2, 12))),  # its last 10
+    ("uni", [0, 1, 2, 3, 4, 6, 7, 8, 9, 10]),  # 10 evenly spaced: floor(j * 12 / 10)
+])
+def test_the_initial_set_is_chosen_from_the_first_window(pool, first, ranks):
+    sampler = BALSampler(beta=1.2, first=first, pretext_epochs=1, random_state=0)
+    picked = sampler.initial_indices(make_net(), pool, 10)
+    np.testing.assert_array_equal(np.sort(rank_of(sampler, picked)), ranks)
+
+
+def test_a_random_first_set_is_seeded_and_stays_in_the_first_window(pool):
+    picks = [BALSampler(beta=2.0, first="rand", pretext_epochs=1, random_state=0).initial_indices(make_net(), pool, 5)
+             for _ in range(2)]
+    np.testing.assert_array_equal(picks[0], picks[1])
+    sampler = BALSampler(beta=2.0, first="rand", pretext_epochs=1, random_state=0)
+    ranks = rank_of(sampler, sampler.initial_indices(make_net(), pool, 5))
+    assert ranks.max() < 11 and not np.array_equal(np.sort(ranks), np.arange(5))  # h = 3: W_0 = P[0:11]
+
+
+def test_the_first_query_after_the_initial_set_is_a_cycle_1_window_scored_by_the_model(pool, digits, monkeypatch):
+    monkeypatch.setattr(common, "QUERY_RETURNS_SCORES", True)
+    sampler = BALSampler(beta=2.0, stride=10, pretext_epochs=1, random_state=0)
+    first = sampler.initial_indices(make_net(), pool, 10)
+    np.testing.assert_array_equal(first, sampler.order_[:10])
+    learner = fitted_learner(pool, digits, first)
+    rest_rows = np.delete(np.arange(len(pool)), first)
+    idx, scores = sampler(learner, pool[rest_rows], 5)
+    window = sampler.order_[10:25]  # h = 5: W_1 = P[5:25] minus the labeled P[0:10]
+    conf = score_pool(learner.estimator, pool[window], [learner.estimator.module_], normalized_confidence)
+    np.testing.assert_array_equal(rest_rows[idx], window[np.argsort(conf, kind="stable")[:5]])
+    np.testing.assert_allclose(scores, np.sort(conf)[:5], rtol=1e-6)
+
+
+def test_beta_below_1_chooses_in_the_centre_of_each_stride(pool, digits):
+    """Stride 20, budget 5, beta 0.5: W_c = P[20c - 5 : 20c + 5] after an initial set of 10 (the table above)."""
+    sampler = BALSampler(beta=0.5, stride=20, pretext_epochs=1, random_state=0)
+    first = sampler.initial_indices(make_net(), pool, 10)
+    learner = fitted_learner(pool, digits, first)
+    rows = np.delete(np.arange(len(pool)), first)
+    for cycle in (1, 2, 3):
+        idx = indices(sampler(learner, pool[rows], 5))
+        ranks = rank_of(sampler, rows[idx])
+        assert ranks.min() >= 20 * cycle - 5 and ranks.max() < 20 * cycle + 5, (cycle, sorted(ranks))
+        rows = np.delete(rows, idx)
+
+
 def test_n_clusters_defaults_to_the_classes(learner, pool, monkeypatch):
     seen = {}
     original = pt4al_module.PretextOrderSampler._fingerprint
@@ -216,6 +284,10 @@ def test_n_clusters_defaults_to_the_classes(learner, pool, monkeypatch):
     ({"n_clusters": 1}, "n_clusters must be None or an int >= 2"),
     ({"pretext_epochs": 0}, "pretext_epochs must be an int > 0"),
     ({"pretext_lr": -0.1}, "pretext_lr must be a number > 0"),
+    ({"stride": 0}, "stride must be None or an int > 0"),
+    ({"stride": 2.5}, "stride must be None or an int > 0"),
+    ({"first": "first"}, "first must be one of high1st, uni, low1st, rand"),
+    ({"pretext_augment": "yes"}, "pretext_augment must be True or False"),
 ])
 def test_bad_parameters(learner, pool, params, message):
     with pytest.raises(ConfigError, match=message):
@@ -248,7 +320,7 @@ def run_cli(args):
 def test_cli_caches_the_order_so_a_rerun_does_not_retrain(tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
     args = ["--strategy", "bal,pt4al", "--trials", "1", "--cycles", "2", "--epochs", "1", "--initial", "30",
-            "--query-size", "10", "--beta", "1.5", "--device", "cpu", "--quiet"]
+            "--query-size", "10", "--beta", "1.5", "--pretext-epochs", "1", "--device", "cpu", "--quiet"]
     assert run_cli(["run", "--out", str(out), *args]) == 0
     assert sorted(p.name for p in (out / "cache").iterdir()) == ["bal_trial0.npz", "pt4al_trial0.npz"]
     first = (out / "queries.jsonl").read_text()
@@ -267,8 +339,39 @@ def test_cli_caches_the_order_so_a_rerun_does_not_retrain(tmp_path, monkeypatch,
 @pytest.mark.parametrize("option, message", [
     (["--beta", "0"], "beta must be a positive number"),
     (["--lr-schedule", "linear"], "lr_schedule must be one of constant, multistep, cosine-restarts"),
+    (["--bal-stride", "0"], "bal_stride must be a positive int or a percentage"),
+    (["--pretext-epochs", "0"], "pretext_epochs must be an int >= 1"),
 ])
 def test_cli_rejects_bad_options(tmp_path, capsys, option, message):
     assert run_cli(["run", "--out", str(tmp_path / "run"), "--strategy", "bal", *option]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
+
+
+def test_cli_bal_labels_the_first_items_of_its_cdd_order_and_random_a_random_set(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli(["run", "--out", str(out), "--strategy", "bal,random", "--trials", "1", "--cycles", "2",
+                    "--epochs", "1", "--pretext-epochs", "1", "--device", "cpu", "--quiet"]) == 0
+    capsys.readouterr()
+    first = {q["strategy"]: q["indices"] for q in map(json.loads, (out / "queries.jsonl").read_text().splitlines())
+             if q["cycle"] == 0}
+    with np.load(out / "cache" / "bal_trial0.npz", allow_pickle=False) as cache:
+        order = cache["order"]
+    assert sorted(first["bal"]) == sorted(order[:len(first["bal"])].tolist())
+    assert len(first["bal"]) == len(first["random"]) and sorted(first["bal"]) != sorted(first["random"])
+    assert json.loads((out / "config.json").read_text())["initial_sets"] == {"bal": "own", "random": "shared"}
+    results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["query_time"] > 0 for r in results if r["cycle"] == 0] == [True, False]  # bal: the pretext
+
+
+def test_the_run_keeps_the_references_pretext_epochs_unless_told(tmp_path):
+    config = RunConfig(epochs=20, cycles=4).validate()
+    bal = STRATEGIES["bal"].make_query(config, 0, tmp_path / "bal.npz", 1000)
+    pt4al = STRATEGIES["pt4al"].make_query(config, 0, tmp_path / "pt4al.npz", 1000)
+    assert (bal.pretext_epochs, pt4al.pretext_epochs) == (120, 15)  # not scaled to the task's 20 epochs
+    assert bal.stride is None and pt4al.n_batches == 5  # the initial set's batch and one per query
+    assert (bal.pretext_augment, pt4al.pretext_augment) == (True, False)  # as each reference's rotation.py
+    config = RunConfig(epochs=20, pretext_epochs=7, bal_stride="5%").validate()
+    bal = STRATEGIES["bal"].make_query(config, 0, tmp_path / "bal.npz", 1000)
+    pt4al = STRATEGIES["pt4al"].make_query(config, 0, tmp_path / "pt4al.npz", 1000)
+    assert (bal.pretext_epochs, pt4al.pretext_epochs, bal.stride) == (7, 7, 50)

@@ -51,25 +51,40 @@ def test_split_per_class_holds_out_ten_percent_rounded_half_up():
     assert np.array_equal(again[1], test) and not np.array_equal(split_per_class(labels, 10, seed=1)[1], test)
 
 
-def test_caltech101_drops_the_background_and_resizes_once(tmp_path):
-    base = write_caltech(tmp_path, {"accordion": 5, "airplanes": 15, "Faces": 6})
-    data = load_dataset("caltech101", data_dir=tmp_path)
-    assert data.class_names == ["Faces", "accordion", "airplanes"]
-    assert data.X_train.shape == (4 + 13 + 5, 3, 224, 224) and data.X_train.dtype == np.uint8
-    assert np.bincount(data.y_test).tolist() == [1, 1, 2]
-    assert (data.mean, data.std) == ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-    assert (data.crop_padding, data.hflip) == (0, True)
-    # every stored image is its file decoded to RGB, resized (short side 256) and centre-cropped to 224
+def stored_as(base, data, transform):
+    """Whether every stored image is ``transform`` of one of its class's files decoded to RGB."""
     expected = {}
     for label, name in enumerate(data.class_names):
         for path in sorted((base / name).iterdir()):
             with Image.open(path) as image:
-                expected.setdefault(label, []).append(np.asarray(resize_center_crop(image.convert("RGB"), 256, 224)))
-    for X, y in ((data.X_train, data.y_train), (data.X_test, data.y_test)):
-        for image, label in zip(X, y):
-            assert any(np.array_equal(image.transpose(1, 2, 0), e) for e in expected[label])
+                expected.setdefault(label, []).append(np.asarray(transform(image.convert("RGB"))))
+    return all(any(np.array_equal(image.transpose(1, 2, 0), e) for e in expected[label])
+               for X, y in ((data.X_train, data.y_train), (data.X_test, data.y_test)) for image, label in zip(X, y))
+
+
+def test_caltech101_is_prepared_as_the_tod_reference(tmp_path):
+    """Resize((256, 256)) (aspect ratio not kept) + CenterCrop(224), mean 0.502 / std 1.0, test = n - int(0.9 n)."""
+    from torchvision import transforms
+
+    base = write_caltech(tmp_path, {"accordion": 5, "airplanes": 12, "Faces": 6})
+    data = load_dataset("caltech101", data_dir=tmp_path)
+    assert data.class_names == ["Faces", "accordion", "airplanes"]
+    assert data.X_train.shape == (5 + 4 + 10, 3, 224, 224) and data.X_train.dtype == np.uint8
+    assert np.bincount(data.y_test).tolist() == [1, 1, 2]  # 6 - 5, 5 - 4, 12 - 10 (10% rounded would hold out 1)
+    assert (data.mean, data.std) == ((0.502, 0.502, 0.502), (1.0, 1.0, 1.0))
+    assert (data.crop_padding, data.hflip) == (0, True)
+    assert stored_as(base, data, transforms.Compose([transforms.Resize((256, 256)), transforms.CenterCrop(224)]))
     again = load_dataset("caltech101", data_dir=tmp_path)
     assert np.array_equal(again.X_test, data.X_test) and np.array_equal(again.y_train, data.y_train)
+
+
+def test_caltech101_keep_aspect_resizes_the_short_side(tmp_path):
+    base = write_caltech(tmp_path, {"accordion": 5, "airplanes": 12})
+    data = load_dataset("caltech101-keep-aspect", data_dir=tmp_path)
+    reference = load_dataset("caltech101", data_dir=tmp_path)
+    assert np.array_equal(data.y_test, reference.y_test) and (data.mean, data.std) == (reference.mean, reference.std)
+    assert stored_as(base, data, lambda image: resize_center_crop(image, 256, 224))
+    assert not np.array_equal(data.X_train, reference.X_train)
 
 
 def test_caltech256_drops_clutter_and_strips_the_number(tmp_path):
@@ -142,8 +157,8 @@ def test_image_size_stores_smaller_images(tmp_path):
     data = load_dataset("caltech101", data_dir=tmp_path, image_size=32)
     assert data.X_train.shape == (8, 3, 32, 32)
     with Image.open(tmp_path / "caltech101/101_ObjectCategories/accordion/image_0001.jpg") as image:
-        # 40x30 -> short side round(32 * 256 / 224) = 37 -> 49x37 -> centre 32x32
-        expected = resize_center_crop(image.convert("RGB"), 37, 32)
+        # 40x30 -> round(32 * 256 / 224) = 37 x 37 (stretched) -> centre 32x32
+        expected = image.convert("RGB").resize((37, 37), Image.Resampling.BILINEAR).crop((2, 2, 34, 34))
     assert any(np.array_equal(x.transpose(1, 2, 0), np.asarray(expected)) for x in data.X_train[data.y_train == 0])
     with pytest.raises(ConfigError, match="image_size: svhn images keep their size; it applies to caltech101"):
         load_dataset("svhn", data_dir=tmp_path, image_size=32)

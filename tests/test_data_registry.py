@@ -10,7 +10,7 @@ from tod_plugin_cli.main import main
 
 def test_every_dataset_of_the_issue_is_registered():
     assert set(LOADERS) == {"digits", "cifar10", "cifar100", "cifar10im", "cifar100im", "svhn", "caltech101",
-                            "caltech256", "tinyimagenet"}
+                            "caltech101-keep-aspect", "caltech256", "tinyimagenet"}
     assert set(SOURCES) == set(LOADERS)
 
 

@@ -145,3 +145,36 @@ def test_cli_milestones_flag(tmp_path, capsys):
     assert code == 2 and "milestones must be increasing epochs, got [2, 1]" in err
     code, _, err = run_cli(["run", "--out", str(tmp_path / "b"), "--milestones", "x"], capsys)
     assert code == 2 and "must be a comma list of epochs or 'none'" in err
+
+
+def test_the_exact_preset_is_tod_cifar10_with_the_reference_codes_choices(capsys):
+    exact, ours = PRESETS["tod-cifar10-exact"], PRESETS["tod-cifar10"]
+    assert {k: v for k, v in exact.settings.items() if k != "first_cycle"} == ours.settings
+    assert exact.settings["first_cycle"] == "lowest" and exact.reported == ours.reported
+    code, out, _ = run_cli(["presets", "tod-cifar10-exact"], capsys)
+    assert code == 0 and "first_cycle=lowest" in out.splitlines()[1]
+    listed = out[out.index("the reference code's choices that differ from our defaults:"):]
+    for choice in exact.reference_choices:
+        assert f"\n    {choice}: " in listed
+
+
+def test_first_cycle_reaches_cod_from_the_command_line(tmp_path, digits, capsys):
+    from modAL.models import ActiveLearner
+
+    from conftest import indices, make_net
+    from tod_plugin.experiment.strategies import STRATEGIES
+    from tod_plugin.strategies import cod_sampling
+
+    X, y = digits.X_train, digits.y_train
+    learner = ActiveLearner(estimator=make_net(), X_training=X[:60], y_training=y[:60])
+    query = STRATEGIES["cod"].make_query(RunConfig(first_cycle="lowest").validate(), 0, None, len(X))
+    lowest = indices(cod_sampling(learner, X[60:260], 5, first_cycle="lowest"))
+    assert np.array_equal(indices(query(learner, X[60:260], 5)), lowest)
+    assert not np.array_equal(indices(cod_sampling(learner, X[60:260], 5)), lowest)
+    out = tmp_path / "run"
+    code, _, err = run_cli(["run", "--out", str(out), "--strategy", "cod", "--first-cycle", "lowest", "--trials", "1",
+                            "--cycles", "1", "--epochs", "1", "--quiet"], capsys)
+    assert code == 0, err
+    assert json.loads((out / "config.json").read_text())["first_cycle"] == "lowest"
+    code, _, err = run_cli(["run", "--out", str(tmp_path / "bad"), "--first-cycle", "middle"], capsys)
+    assert code == 2 and "first_cycle must be one of highest, lowest, got 'middle'" in err

@@ -62,8 +62,9 @@ class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
     ll4al_margin : float
         Margin of the LL4AL ranking loss.
     ll4al_stop_epoch : int
-        After this many epochs of a fit the stage features are detached before the loss module
-        (it keeps learning but no longer shapes the backbone); 120 of 200 in the paper.
+        In the epochs after 0-based epoch ``ll4al_stop_epoch`` of a fit the stage features are
+        detached before the loss module (it keeps learning but no longer shapes the backbone); the
+        reference's ``epoch > 120`` of 200.
     precision : "auto", "fp32" or "bf16"
         ``"bf16"``: forward passes and losses (training, prediction, pool scoring) under bf16
         autocast; weights, gradients and optimizer state stay fp32. ``"auto"``: bf16 on CUDA, fp32

@@ -59,9 +59,10 @@ def sharpened_kl(teacher_logits, *student_logits, temperature=0.7):
 
 @same_kind
 def normalized_confidence(logits):
-    """BAL confidence: conf(x) = max_c softmax(z / ||z||_2)_c (logits L2-normalised before softmax).
+    """BAL / PT4AL confidence: conf(x) = max_c softmax(z / ||z||_2)_c (logits L2-normalised before softmax).
 
-    Li et al., "Balancing Diversity and Novelty for Active Learning", TPAMI 2023. All-zero logits
+    Li et al., "Balancing Diversity and Novelty for Active Learning", TPAMI 2023; the PT4AL reference
+    code (Yi et al., ECCV 2022) scores the same. All-zero logits
     stay zero (uniform softmax). Logits are (N, C); returns (N,) in float32.
     """
     z = logits.float()

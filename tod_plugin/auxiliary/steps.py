@@ -22,10 +22,11 @@ def tod_step(net, x_l):
 
 
 def ll4al_step(net, x, y):
-    """LL4AL (Yoo & Kweon 2019): the ranking loss of the predicted vs the true per-sample losses; from
-    epoch ``ll4al_stop_epoch`` of a fit the stage features are detached (no gradient to the backbone)."""
+    """LL4AL (Yoo & Kweon 2019): the ranking loss of the predicted vs the true per-sample losses; in the
+    epochs after 0-based epoch ``ll4al_stop_epoch`` of a fit the stage features are detached (no gradient
+    to the backbone), as the reference's ``epoch > epoch_loss``: 121 of 200 epochs shape it for 120."""
     logits, stages = net.module_.forward_with_stages(x)
-    if net.fit_epoch_ >= net.ll4al_stop_epoch:
+    if net.fit_epoch_ > net.ll4al_stop_epoch:
         stages = [s.detach() for s in stages]
     target = torch.nn.functional.cross_entropy(logits, y, reduction="none")
     return logits, ranking_loss(net.loss_module_(stages), target, net.ll4al_margin)

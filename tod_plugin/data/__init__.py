@@ -19,6 +19,7 @@ LOADERS = {
     "cifar100im": cifar.load_cifar100im,
     "svhn": svhn.load,
     "caltech101": caltech.load_caltech101,
+    "caltech101-keep-aspect": caltech.load_caltech101_keep_aspect,
     "caltech256": caltech.load_caltech256,
     "tinyimagenet": tinyimagenet.load,
 }
@@ -32,6 +33,7 @@ SOURCES = {
     "cifar100im": cifar.CIFAR100.source,
     "svhn": svhn.SOURCE,
     "caltech101": caltech.CALTECH101.source,
+    "caltech101-keep-aspect": caltech.CALTECH101.source,
     "caltech256": caltech.CALTECH256.source,
     "tinyimagenet": tinyimagenet.SOURCE,
 }
@@ -46,7 +48,7 @@ def check_dataset_name(name):
 
 
 #: Datasets resized at load time, which take ``image_size`` (the side of the stored images).
-RESIZED = ("caltech101", "caltech256", "imagefolder:PATH")
+RESIZED = ("caltech101", "caltech101-keep-aspect", "caltech256", "imagefolder:PATH")
 
 
 def load_dataset(name, data_dir=None, download=False, image_size=None):

@@ -9,8 +9,13 @@ from ..errors import ConfigError
 from ..lr_schedules import LR_SCHEDULES
 from ..models import MODELS
 from ..precision import check_precision
+from ..strategies.discrepancy import FIRST_CYCLE_RULES
 from ..models.imagenet_resnet import read_resnet18_state
 from .strategies import STRATEGIES
+
+#: config.json's record of which strategies start from their own initial labeled set ("own": BAL,
+#: PT4AL) and which from the trial's shared random one ("shared").
+INITIAL_SETS = "initial_sets"
 
 
 def split_strategy(name):
@@ -72,6 +77,9 @@ class RunConfig:
     lr_schedule: str = "multistep"
     precision: str = "auto"
     compile: bool = False
+    bal_stride: object = None
+    pretext_epochs: object = None
+    first_cycle: str = "highest"
 
     def validate(self):
         """Raise :class:`ConfigError` naming the first bad setting and what is accepted."""
@@ -110,6 +118,7 @@ class RunConfig:
         if not (self.device in ("auto", "cpu") or str(self.device).startswith("cuda")):
             raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
         self._validate_sampling_protocol()
+        self._validate_reference_protocols()
         check_precision(self.precision)
         if not isinstance(self.compile, bool):
             raise ConfigError(f"compile must be true or false, got {self.compile!r}")
@@ -125,6 +134,21 @@ class RunConfig:
             raise ConfigError(f"reinit must be true, false or null (the strategy's protocol), got {self.reinit!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+
+    def _validate_reference_protocols(self):
+        """``bal_stride``: BAL's window stride, a count or a percentage of the pool (None: the query
+        size); ``pretext_epochs``: the BAL / PT4AL rotation pretext's epochs (None: each reference's,
+        120 / 15); ``first_cycle``: COD's pick while its reference is the untrained net."""
+        if self.bal_stride is not None:
+            self.bal_stride = parse_budget(self.bal_stride, "bal_stride")
+        if self.pretext_epochs is not None:
+            _positive_int(self.pretext_epochs, "pretext_epochs")
+        if self.first_cycle not in FIRST_CYCLE_RULES:
+            raise ConfigError(f"first_cycle must be one of {', '.join(FIRST_CYCLE_RULES)}, got {self.first_cycle!r}")
+
+    def bal_stride_for(self, n_pool):
+        """BAL's window stride as a count for a pool of ``n_pool`` (None: each query's size)."""
+        return None if self.bal_stride is None else resolve_budget(self.bal_stride, n_pool)
 
     def reinit_for(self, strategy):
         """Whether the strategy's net is re-initialised every cycle: ``reinit``, else its protocol's default."""
@@ -178,16 +202,19 @@ class RunConfig:
         data["strategies"] = list(self.strategies)
         if self.milestones is not None:
             data["milestones"] = list(self.milestones)
+        data[INITIAL_SETS] = {name: "own" if STRATEGIES[split_strategy(name)[0]].own_initial else "shared"
+                              for name in self.strategies}
         return data
 
     @classmethod
     def from_dict(cls, data):
         """Settings from a run folder's config.json (unknown keys are an error)."""
-        names = {f.name for f in dataclasses.fields(cls)}
+        names = {f.name for f in dataclasses.fields(cls)} | {INITIAL_SETS}  # derived, recorded for the reader
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(f"config.json has settings this version does not know: {', '.join(unknown)}")
         values = dict(data)
+        values.pop(INITIAL_SETS, None)
         if "strategies" in values:
             values["strategies"] = tuple(values["strategies"])
         return cls(**values).validate()

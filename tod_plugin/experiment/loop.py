@@ -1,13 +1,16 @@
 """The trial x strategy x cycle loop, on modAL's ActiveLearner and the plugin's strategies.
 
-Within a trial every strategy starts from the same initial labeled set and the same network
-initialisation (both drawn from ``seed + trial``); the network warm-starts across cycles (TOD
-protocol: the optimizer and the LR schedule restart each cycle, MultiStepLR x0.1 at ``milestones``,
-by default at 80% of the epochs, as 160 of 200 in the papers; ``lr_schedule`` offers constant and
-cosine restarts too). ST-CoNAL re-initialises the network every cycle instead (``reinit``); BAL and
-PT4AL get a fresh sampler per trial that caches its pool order in ``<run>/cache/``. The TOD loss (EMA teacher, decay
-0.999) draws from the current unlabeled pool; the LL4AL module stops shaping the backbone after
-60% of the epochs (120 of 200).
+Within a trial every strategy starts from the same network initialisation and, except BAL and
+PT4AL, from the same random initial labeled set (both drawn from ``seed + trial``). BAL and PT4AL
+choose an initial set of that size themselves, as their references do (``initial_indices``: the
+first items of the CDD order; evenly spaced items of the first loss batch). The network
+warm-starts across cycles (TOD protocol: the optimizer and the LR schedule restart each cycle,
+MultiStepLR x0.1 at ``milestones``, by default at 80% of the epochs, as 160 of 200 in the papers;
+``lr_schedule`` offers constant and cosine restarts too). ST-CoNAL re-initialises the network every
+cycle instead (``reinit``); BAL and PT4AL get a fresh sampler per trial that caches its pool order
+in ``<run>/cache/``. The TOD loss (EMA teacher, decay 0.999) draws from the current unlabeled pool;
+the LL4AL module stops shaping the backbone after epoch index 60% of the epochs (``epoch > 120``
+of 200, as the reference).
 """
 import time
 
@@ -106,7 +109,14 @@ def run_trial(config, dataset, store, progress, key, name, seed, initial_rows, q
     for cycle in range(first, config.cycles + 1):
         query_time = 0.0
         if cycle == 0:
+            net = build_net(config, dataset, seed, spec.make_hooks(config), progress.callbacks(), auxiliary,
+                            warm_start=not config.reinit_for(name))
+            query = spec.make_query(config, seed, store.root / "cache" / f"{name}_trial{trial}.npz", len(X))
             new_rows = initial_rows
+            if spec.own_initial:  # BAL, PT4AL: the method chooses its first labels (pretext training included)
+                start = time.perf_counter()
+                new_rows = np.sort(query.initial_indices(net, X, len(initial_rows)))
+                query_time = time.perf_counter() - start
         else:
             pool_rows = np.flatnonzero(~labeled)
             start = time.perf_counter()
@@ -119,9 +129,6 @@ def run_trial(config, dataset, store, progress, key, name, seed, initial_rows, q
         progress.start_fit(name, trial, cycle)
         start = time.perf_counter()
         if cycle == 0:
-            net = build_net(config, dataset, seed, spec.make_hooks(config), progress.callbacks(), auxiliary,
-                            warm_start=not config.reinit_for(name))
-            query = spec.make_query(config, seed, store.root / "cache" / f"{name}_trial{trial}.npz")
             learner = ActiveLearner(estimator=net, query_strategy=query, X_training=X[new_rows],
                                     y_training=y[new_rows], **unlabeled)
         else:

@@ -1,7 +1,10 @@
 """The strategies the CLI knows: query function, the hooks its net must be trained with, the
 auxiliary loss it needs (None: the run's ``--auxiliary``), whether its protocol re-initialises the
-net every cycle (ST-CoNAL) and whether it is a stateful sampler made per trial (BAL, PT4AL)."""
+net every cycle (ST-CoNAL), whether its query is made per trial from the settings (COD's cycle-0
+rule; the stateful BAL and PT4AL samplers) and whether it chooses its own initial labeled set
+(BAL and PT4AL, as their references do; the others share one random set per trial)."""
 from dataclasses import dataclass, field
+from functools import partial
 
 from ..hooks import EpochSnapshots, StepSnapshot, snapshot_plan
 from ..strategies import (BALSampler, PT4ALSampler, cod_sampling, coreset_sampling, ll4al_sampling, random_sampling,
@@ -15,15 +18,17 @@ class StrategySpec:
     auxiliary: str = None
     reinit: bool = False
     per_trial: bool = False
+    own_initial: bool = False
 
     def make_hooks(self, config=None):
         """``hooks`` holds hook classes (made with their defaults) and functions ``hook(config)``."""
         return [hook() if isinstance(hook, type) else hook(config) for hook in self.hooks]
 
-    def make_query(self, config, seed, cache_path):
-        """The query strategy of one trial: ``query`` itself, or with ``per_trial`` a fresh stateful
-        sampler ``query(config, seed, cache_path)`` (it caches what it learns of the pool at ``cache_path``)."""
-        return self.query(config, seed, cache_path) if self.per_trial else self.query
+    def make_query(self, config, seed, cache_path, n_pool):
+        """The query strategy of one trial: ``query`` itself, or with ``per_trial`` the query
+        ``query(config, seed, cache_path, n_pool)`` makes (a stateful sampler caches what it learns
+        of the pool at ``cache_path``). With ``own_initial`` it has ``initial_indices(net, X, n)``."""
+        return self.query(config, seed, cache_path, n_pool) if self.per_trial else self.query
 
 
 def _epoch_snapshots(teacher):
@@ -36,26 +41,36 @@ def _epoch_snapshots(teacher):
     return make
 
 
-def _bal_sampler(config, seed, cache_path):
-    """BAL's pretext trains 1.2x the task epochs: 120 for the reference's 100."""
-    return BALSampler(beta=config.beta, pretext_epochs=max(1, int(round(1.2 * config.epochs))), cache=cache_path,
-                      random_state=seed)
+def _cod(config, seed, cache_path, n_pool):
+    """COD with the run's cycle-0 rule (``--first-cycle``)."""
+    return cod_sampling if config.first_cycle == "highest" else partial(cod_sampling, first_cycle=config.first_cycle)
 
 
-def _pt4al_sampler(config, seed, cache_path):
-    """One batch of the loss order per cycle; the pretext trains as many epochs as the task."""
-    return PT4ALSampler(n_batches=max(1, config.cycles), pretext_epochs=config.epochs, cache=cache_path,
-                        random_state=seed)
+def _pretext_epochs(config):
+    """``--pretext-epochs`` when given, else the sampler's own reference default."""
+    return {} if config.pretext_epochs is None else {"pretext_epochs": config.pretext_epochs}
+
+
+def _bal_sampler(config, seed, cache_path, n_pool):
+    """BAL as the reference: 120 pretext epochs; window stride ``--bal-stride`` (default the query size)."""
+    return BALSampler(beta=config.beta, stride=config.bal_stride_for(n_pool), cache=cache_path, random_state=seed,
+                      **_pretext_epochs(config))
+
+
+def _pt4al_sampler(config, seed, cache_path, n_pool):
+    """PT4AL as the reference: 15 pretext epochs; one batch of the loss order for the initial set and one
+    per query (``cycles + 1`` batches)."""
+    return PT4ALSampler(n_batches=config.cycles + 1, cache=cache_path, random_state=seed, **_pretext_epochs(config))
 
 
 STRATEGIES = {
     "random": StrategySpec(random_sampling),
-    "cod": StrategySpec(cod_sampling),
+    "cod": StrategySpec(_cod, per_trial=True),
     "tod": StrategySpec(tod_sampling, (StepSnapshot,)),
     "ll4al": StrategySpec(ll4al_sampling, auxiliary="ll4al"),
     "stconal": StrategySpec(stconal_sampling, (_epoch_snapshots("mean"),), reinit=True),
     "stconal-ema": StrategySpec(stconal_sampling, (_epoch_snapshots("ema"),), reinit=True),
-    "bal": StrategySpec(_bal_sampler, per_trial=True),
-    "pt4al": StrategySpec(_pt4al_sampler, per_trial=True),
+    "bal": StrategySpec(_bal_sampler, per_trial=True, own_initial=True),
+    "pt4al": StrategySpec(_pt4al_sampler, per_trial=True, own_initial=True),
     "coreset": StrategySpec(coreset_sampling),
 }

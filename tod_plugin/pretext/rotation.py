@@ -3,9 +3,16 @@
 Every pool image is shown at 0, 90, 180 and 270 degrees and a network learns to predict which
 (4-way cross-entropy, no labels needed). Its per-image loss orders the pool for PT4AL, its
 penultimate features are clustered for BAL.
+
+Training follows the references' ``rotation.py``: a step takes a batch of B *images*, gives each
+one random crop and flip (the task's training augmentation), then stacks the four rotations of
+every image (4B rows, one forward pass) with loss = mean of the four rotations' cross-entropies.
+SGD lr 0.1, momentum 0.9, weight decay 5e-4, x0.1 at the absolute epochs 30, 60 and 90 (BAL
+trains 120 epochs; PT4AL 15, so its rate never drops).
 """
 import numpy as np
 import torch
+from skorch.dataset import unpack_data
 from torch.nn import functional as F
 
 from ..errors import ConfigError
@@ -14,7 +21,7 @@ from ..inference import penultimate_features
 from ..lr_schedules import lr_scheduler
 
 N_ROTATIONS = 4
-MILESTONE_FRACTIONS = (0.25, 0.5, 0.75)  # 30 / 60 / 90 of the reference's 120 epochs
+REFERENCE_MILESTONES = (30, 60, 90)
 
 
 def rotations(X):
@@ -23,19 +30,51 @@ def rotations(X):
     ``X`` is (N, C, H, W) with H == W, any dtype (uint8 stays uint8); ``labels`` are 0..3.
     """
     x = torch.as_tensor(np.ascontiguousarray(X))
-    if x.ndim != 4 or x.shape[2] != x.shape[3]:
-        raise ConfigError(f"the rotation pretext needs square images (N, C, H, H); got shape {tuple(x.shape)}")
+    _check_square(x.shape)
     stacked = torch.stack([torch.rot90(x, k, dims=(2, 3)) for k in range(N_ROTATIONS)], dim=1)
     return stacked.reshape(-1, *x.shape[1:]).numpy(), np.tile(np.arange(N_ROTATIONS), len(x))
 
 
-def pretext_net(task_net, module=None, epochs=15, lr=0.1, batch_size=256, random_state=None):
-    """An unfitted 4-way ``ALNetClassifier`` for the rotation task, set up like ``task_net``.
+def _check_square(shape):
+    if len(shape) != 4 or shape[2] != shape[3]:
+        raise ConfigError(f"the rotation pretext needs square images (N, C, H, H); got shape {tuple(shape)}")
+
+
+class RotationPretextNet(ALNetClassifier):
+    """An ``ALNetClassifier`` whose training step is the references' rotation step.
+
+    ``fit(X)`` takes images only. Each batch of B images is augmented once per image (the net's
+    ``crop_padding`` / ``hflip``), then its rotations by 0, 90, 180, 270 degrees are stacked into
+    4B rows labeled 0..3; the loss is their mean cross-entropy (= the mean of the four per-rotation
+    means). Prediction, scoring and features work on whatever rows they are given, as for any net.
+    """
+
+    def fit(self, X, y=None, **fit_params):
+        """Train on the images ``X`` (N, C, H, H); ``y`` is ignored (the rotations are the labels)."""
+        _check_square(np.shape(X))
+        return super().fit(X, np.zeros(len(X), dtype=np.int64), **fit_params)
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        images, _ = unpack_data(batch)
+        stacked = torch.cat([torch.rot90(images, k, dims=(2, 3)) for k in range(N_ROTATIONS)])
+        labels = torch.arange(N_ROTATIONS, device=stacked.device).repeat_interleave(len(images))
+        with self.autocast():
+            logits = self.infer(stacked, **fit_params)
+            loss = F.cross_entropy(logits.float(), labels)
+        loss.backward()
+        return {"loss": loss, "y_pred": logits}
+
+
+def pretext_net(task_net, module=None, epochs=15, lr=0.1, batch_size=256, random_state=None,
+                milestones=REFERENCE_MILESTONES, augment=True):
+    """An unfitted :class:`RotationPretextNet` (4 classes) set up like ``task_net``.
 
     ``module`` defaults to the task net's module class and its ``module__*`` parameters (with
-    ``num_classes=4``); device, normalisation, crop padding and evaluation batch size are the task
-    net's. No flips (a flip turns 90 degrees into 270). SGD (momentum 0.9, weight decay 5e-4),
-    ``lr`` x0.1 at 25/50/75% of ``epochs`` (30/60/90 of 120 in the reference).
+    ``num_classes=4``); device, normalisation and evaluation batch size are the task net's, and so
+    are crop padding and flips when ``augment`` (a flip happens before the rotations, so it never
+    turns 90 degrees into 270). SGD (momentum 0.9, weight decay 5e-4), ``batch_size`` images per
+    step, ``lr`` x0.1 at each of ``milestones`` (absolute epochs; those past ``epochs`` never fire).
     """
     module_params = {}
     if module is None:
@@ -44,8 +83,8 @@ def pretext_net(task_net, module=None, epochs=15, lr=0.1, batch_size=256, random
             raise ConfigError("the task net's module is an instance; give the sampler module=<a module class> "
                               "for the rotation pretext network")
         module_params = {f"module__{k}": v for k, v in task_net.get_params_for("module").items() if k != "num_classes"}
-    milestones = sorted({max(1, int(round(f * epochs))) for f in MILESTONE_FRACTIONS})
-    return ALNetClassifier(
+    schedule = lr_scheduler("multistep", epochs, list(milestones))
+    return RotationPretextNet(
         module,
         **module_params,
         module__num_classes=N_ROTATIONS,
@@ -56,9 +95,10 @@ def pretext_net(task_net, module=None, epochs=15, lr=0.1, batch_size=256, random
         random_state=random_state,
         device=task_net.device,
         normalize=task_net.normalize,
-        crop_padding=task_net.crop_padding,
+        crop_padding=task_net.crop_padding if augment else 0,
+        hflip=bool(task_net.hflip) if augment else False,
         eval_batch_size=task_net.eval_batch_size,
-        callbacks=[("lr_schedule", lr_scheduler("multistep", epochs, milestones))],
+        callbacks=[("lr_schedule", schedule)] if schedule is not None else [],
     )
 
 
@@ -71,9 +111,8 @@ def rotation_losses(net, X):
 
 
 def fit_rotation_pretext(net, X):
-    """Train ``net`` (see :func:`pretext_net`) on the 4 rotations of every image of ``X``; returns it."""
-    X_rot, labels = rotations(X)
-    return net.fit(X_rot, labels)
+    """Train ``net`` (see :func:`pretext_net`) on the images of ``X``; returns it."""
+    return net.fit(X)
 
 
 def pretext_features(net, X):

@@ -4,7 +4,8 @@ Signature: ``strategy(classifier, X_pool, n_instances=1, *, subset=None, random_
 where ``classifier`` is a modAL learner, an ``ALNetClassifier`` or a ``Pipeline`` ending in one.
 They return indices into ``X_pool``, best first (modAL 0.4.1), or ``(indices, scores)`` where the
 installed modAL's ``query`` unpacks that (0.4.2 and later). ``BALSampler`` and ``PT4ALSampler``
-are stateful: make one per trial (pool), it orders that pool on its first call.
+are stateful: make one per trial (pool), it orders that pool on its first call, which should be
+``initial_indices`` (the first labels, chosen by the method as in its reference).
 """
 from .bal import BALSampler
 from .coreset import coreset_sampling

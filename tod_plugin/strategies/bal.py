@@ -5,50 +5,78 @@ Li, Chen, Yu, Liu, Jia, "Balancing Diversity and Novelty for Active Learning", T
 import numpy as np
 import torch
 from sklearn.cluster import KMeans
+from sklearn.utils import check_random_state
 
 from ..errors import ConfigError
 from ..pretext import pretext_features
-from ..scoring import cluster_distance_difference, normalized_confidence
+from ..scoring import cluster_distance_difference
 from .pt4al import PretextOrderSampler, check_number
 
+#: How cycle 0 (the initial set) picks from W_0, as the reference's ``--first``.
+FIRST_LABELS = ("high1st", "uni", "low1st", "rand")
 
-def bal_window(cycle, stride, beta, n):
-    """``[lo, hi)`` of window W_c in the CDD order P (length ``n``): centre advancing by ``stride`` A.
 
-    W_c = P[c A - h : (c + 1) A + h], h = (beta - 1) A / 2 rounded half up, clipped to [0, n].
-    Consecutive windows overlap (beta > 1) or touch (beta = 1): no range of P is skipped.
+def bal_window(cycle, stride, beta, n, initial=None):
+    """``[lo, hi)`` of window W_c in the CDD order P (length ``n``), clipped to [0, n].
+
+    A = ``stride``, n0 = ``initial`` (the size of the cycle-0 pick; default A),
+    h = (beta - 1) A / 2 rounded half up (negative for beta < 1):
+
+    * W_0 = P[0 : max(n0, A + 2h)], the reference's first window of length beta A;
+    * W_c = P[n0 + (c - 1) A - h : n0 + c A + h] for c >= 1: length beta A, centre advancing by A
+      from the end of the initial set. With n0 = A this is W_c = P[c A - h : (c + 1) A + h].
+
+    For beta >= 1 consecutive windows overlap or touch: no range of P is skipped, and the last
+    cycles simply run into the end of P (no jump to the tail, unlike the reference code).
     """
+    initial = stride if initial is None else initial
     h = int(np.floor((beta - 1.0) * stride / 2.0 + 0.5))
-    return min(max(cycle * stride - h, 0), n), min(max((cycle + 1) * stride + h, 0), n)
+    if cycle == 0:
+        lo, hi = 0, max(initial, stride + 2 * h)
+    else:
+        lo, hi = initial + (cycle - 1) * stride - h, initial + cycle * stride + h
+    return min(max(lo, 0), n), min(max(hi, 0), n)
 
 
 class BALSampler(PretextOrderSampler):
     """BAL as a modAL query strategy: ``ActiveLearner(..., query_strategy=BALSampler(beta=1.2, random_state=0))``.
 
     On its first call (once per trial) it trains the rotation pretext network on the pool (no
-    labels; ``module``, ``pretext_epochs``, ``pretext_lr``, ``pretext_batch_size``; see
-    ``tod_plugin.pretext``), clusters the penultimate features of the unrotated images with
-    k-means (k = ``n_clusters``, default the task's number of classes; scikit-learn ``KMeans``,
-    10 initialisations, seeded) and orders the pool by CDD = d2 - d1 ASCENDING -> P of length N.
-    Cycle c (the c-th call) with stride A = ``n_instances`` chooses from W_c (:func:`bal_window`)
-    minus the labeled rows: cycle 0 takes its first A; later cycles the A LOWEST
-    conf(x) = max softmax(z / ||z||_2) under the current model. beta = 1 gives pure CDD-order
-    chunks (diversity), larger beta wider overlapping windows where uncertainty decides (novelty);
-    a window with fewer than A unlabeled rows (beta < 1, the end of P) is filled with the nearest
-    unlabeled ranks outside it, so beta < 1 acts as beta = 1.
+    labels; ``module``, ``pretext_epochs`` (120 as the reference), ``pretext_lr``,
+    ``pretext_batch_size``, ``pretext_augment``; see ``tod_plugin.pretext``), clusters the
+    penultimate features of the unrotated images with k-means (k = ``n_clusters``, default the
+    task's number of classes; scikit-learn ``KMeans``, 10 initialisations, seeded) and orders the
+    pool by CDD = d2 - d1 ASCENDING -> P of length N.
+
+    Cycle 0 is the initial labeled set (:meth:`initial_indices`): n0 items of W_0 chosen by
+    ``first`` as the reference's ``--first``: ``"high1st"`` the first n0 (the default),
+    ``"low1st"`` the last n0, ``"uni"`` n0 evenly spaced, ``"rand"`` n0 at random
+    (``random_state``). Cycle c >= 1 takes the ``n_instances`` LOWEST
+    conf(x) = max softmax(z / ||z||_2) under the current model among W_c (:func:`bal_window`)
+    minus the labeled rows. The window's stride A (``stride``; default: each call's
+    ``n_instances``, the per-cycle budget) and the budget are separate numbers, as the
+    reference's ``--addendum`` and per-cycle sample count: beta = 1 gives pure CDD-order chunks
+    (diversity), larger beta wider overlapping windows where uncertainty decides (novelty), beta
+    < 1 the centre beta A of each stride. A window with fewer unlabeled rows than the budget (the
+    end of P, beta A below the budget) is filled with the nearest unlabeled ranks outside it.
 
     Returned scores: CDD in cycle 0, the confidence later. Fitted state: ``order_``,
-    ``order_score_`` (CDD per first-pool position), ``queried_``, ``n_queries_``, ``index_``.
+    ``order_score_`` (CDD per first-pool position), ``queried_``, ``n_queries_``,
+    ``first_size_``, ``index_``.
     """
 
     owner = "BALSampler"
 
-    def __init__(self, beta=1.2, pretext_epochs=120, pretext_lr=0.1, pretext_batch_size=256, n_clusters=None,
-                 module=None, cache=None, random_state=None):
+    def __init__(self, beta=1.2, stride=None, first="high1st", pretext_epochs=120, pretext_lr=0.1,
+                 pretext_batch_size=256, pretext_augment=True, n_clusters=None, module=None, cache=None,
+                 random_state=None):
         self.beta = beta
+        self.stride = stride
+        self.first = first
         self.pretext_epochs = pretext_epochs
         self.pretext_lr = pretext_lr
         self.pretext_batch_size = pretext_batch_size
+        self.pretext_augment = pretext_augment
         self.n_clusters = n_clusters
         self.module = module
         self.cache = cache
@@ -57,7 +85,10 @@ class BALSampler(PretextOrderSampler):
     def _check_params(self):
         super()._check_params()
         check_number(self.owner, "beta", self.beta)
+        check_number(self.owner, "stride", self.stride, integral=True, none_ok=True)
         check_number(self.owner, "n_clusters", self.n_clusters, integral=True, minimum=2, none_ok=True)
+        if self.first not in FIRST_LABELS:
+            raise ConfigError(f"{self.owner}: first must be one of {', '.join(FIRST_LABELS)}, got {self.first!r}")
 
     def _resolved(self, net):
         if self.n_clusters is not None:
@@ -80,9 +111,15 @@ class BALSampler(PretextOrderSampler):
         return np.argsort(cdd, kind="stable"), cdd
 
     def _window(self, cycle, n_instances):
-        return bal_window(cycle, n_instances, self.beta, len(self.index_))
+        stride = n_instances if self.stride is None else int(self.stride)
+        return bal_window(cycle, stride, self.beta, len(self.index_), self.first_size_)
 
     def _first(self, ranks, n_instances):
-        return ranks[:n_instances]
-
-    _confidence = staticmethod(normalized_confidence)
+        if self.first == "high1st":
+            return ranks[:n_instances]
+        if self.first == "low1st":
+            return ranks[len(ranks) - n_instances:]
+        if self.first == "uni":
+            return ranks[np.arange(n_instances) * len(ranks) // n_instances]
+        rng = check_random_state(self._seeds(3)[2])
+        return np.sort(rng.choice(ranks, size=n_instances, replace=False))

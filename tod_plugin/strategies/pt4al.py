@@ -10,7 +10,6 @@ import numbers
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
@@ -18,6 +17,7 @@ from ..errors import ConfigError
 from ..estimator import ALNetClassifier
 from ..inference import score_pool
 from ..pretext import PoolIndex, fit_rotation_pretext, pretext_net, rotation_losses
+from ..scoring import normalized_confidence
 from ._common import check_n_instances, pool_size, query_result, resolve_net, top
 
 
@@ -36,11 +36,6 @@ def window_candidates(available, lo, hi, n_instances):
     distance = np.maximum(np.maximum(lo - ranks, ranks - hi + 1), 0)
     nearest = np.lexsort((ranks, distance))[:n_instances]
     return np.sort(ranks[nearest])
-
-
-def max_probability(logits):
-    """Plain confidence: max_c softmax(z)_c (PT4AL's uncertainty is its complement), float32 (N,)."""
-    return torch.softmax(logits.float(), dim=1).amax(dim=1)
 
 
 def check_number(owner, name, value, integral=False, minimum=None, none_ok=False):
@@ -68,9 +63,12 @@ class PretextOrderSampler(BaseEstimator):
     The first call orders the pool it is given (``fit``: subclasses' ``_order``); every call is one
     cycle c = 0, 1, ... and chooses among the candidates of window c of that order (subclasses'
     ``_window``; :func:`window_candidates`), minus the rows already labeled: rows of the first pool
-    missing from the current one (the ``np.delete`` pattern) and rows returned before. Cycle 0
-    (the order only) uses ``_first``; later cycles take the least confident candidates under the
-    current model (``_confidence``). Later pools are mapped to the first by row content
+    missing from the current one (the ``np.delete`` pattern) and rows returned before. Cycle 0 is
+    the initial labeled set, chosen from the order alone (subclasses' ``_first``): call
+    :meth:`initial_indices` for it before building the learner, as the references do; a sampler
+    whose first call is a query plays cycle 0 there. Later cycles take the least confident
+    candidates under the current model, conf(x) = max softmax(z / ||z||_2) (both references
+    L2-normalise the logits). Later pools are mapped to the first by row content
     (:class:`~tod_plugin.pretext.PoolIndex`); rows it never saw raise :class:`ConfigError`.
 
     ``cache``: a ``.npz`` path; the order is loaded from it when it was made from the same pool
@@ -78,12 +76,33 @@ class PretextOrderSampler(BaseEstimator):
     """
 
     owner = "sampler"
-    _order_params = ("pretext_epochs", "pretext_lr", "pretext_batch_size", "random_state")
+    _order_params = ("pretext_epochs", "pretext_lr", "pretext_batch_size", "pretext_augment", "random_state")
 
     def __call__(self, classifier, X_pool, n_instances=1, *, subset=None, random_state=None):
         """One cycle. ``subset`` and ``random_state`` are accepted for modAL / CLI compatibility and
         ignored: the window replaces the random subset, and the sampler's own ``random_state``
         seeds the pretext training and clustering."""
+        return query_result(*self._cycle(classifier, X_pool, n_instances))
+
+    def initial_indices(self, classifier, X_pool, n_instances):
+        """Cycle 0: indices into ``X_pool`` of the ``n_instances`` rows to label first, from the order alone.
+
+        ``classifier`` is the task net (fitted or not; a modAL learner or a Pipeline ending in one
+        work too): the pretext network copies its module, device and augmentation. With modAL::
+
+            first = sampler.initial_indices(net, X_pool, n_initial)
+            learner = ActiveLearner(net, query_strategy=sampler, X_training=X_pool[first], y_training=y_pool[first])
+
+        then query ``np.delete(X_pool, first, axis=0)`` as usual.
+        """
+        if getattr(self, "n_queries_", 0):
+            raise ConfigError(f"{self.owner}.initial_indices: the initial set is cycle 0, the first call of a "
+                              f"sampler; this one has served {self.n_queries_} cycle(s) — make a new {self.owner} "
+                              "for a new run")
+        return self._cycle(classifier, X_pool, n_instances)[0]
+
+    def _cycle(self, classifier, X_pool, n_instances):
+        """``(rows of X_pool, scores)`` of the next cycle's picks."""
         n_pool = pool_size(X_pool)
         n_instances = check_n_instances(n_instances, n_pool)
         cycle = getattr(self, "n_queries_", 0)
@@ -94,6 +113,8 @@ class PretextOrderSampler(BaseEstimator):
         row_of = np.full(len(self.index_), -1, dtype=np.intp)
         row_of[positions] = np.arange(n_pool)
         available = (row_of >= 0) & ~self.queried_
+        if cycle == 0:
+            self.first_size_ = n_instances
         lo, hi = self._window(cycle, n_instances)
         ranks = window_candidates(available[self.order_], lo, hi, n_instances)
         if cycle == 0:
@@ -101,13 +122,13 @@ class PretextOrderSampler(BaseEstimator):
             scores = self.order_score_[self.order_[chosen]]
         else:
             rows = row_of[self.order_[ranks]]
-            confidence = score_pool(net, X[rows], [net.module_], self._confidence)
+            confidence = score_pool(net, X[rows], [net.module_], normalized_confidence)
             best = top(confidence, n_instances, highest=False)
             chosen, scores = ranks[best], confidence[best]
         picked = self.order_[chosen]
         self.queried_[picked] = True
         self.n_queries_ = cycle + 1
-        return query_result(row_of[picked], scores)
+        return row_of[picked], scores
 
     def fit(self, net, X, X_raw=None):
         """Order the pool ``X`` (the net's input; ``X_raw``, the rows as the caller sees them, keys it)."""
@@ -127,7 +148,8 @@ class PretextOrderSampler(BaseEstimator):
     # ------------------------------------------------------------------ shared pieces
     def _pretext(self, net, X, seed):
         """The rotation pretext network trained on ``X`` (see :func:`tod_plugin.pretext.pretext_net`)."""
-        pretext = pretext_net(net, self.module, self.pretext_epochs, self.pretext_lr, self.pretext_batch_size, seed)
+        pretext = pretext_net(net, self.module, self.pretext_epochs, self.pretext_lr, self.pretext_batch_size, seed,
+                              augment=self.pretext_augment)
         return fit_rotation_pretext(pretext, X)
 
     def _seeds(self, n):
@@ -138,6 +160,8 @@ class PretextOrderSampler(BaseEstimator):
         check_number(self.owner, "pretext_epochs", self.pretext_epochs, integral=True)
         check_number(self.owner, "pretext_batch_size", self.pretext_batch_size, integral=True)
         check_number(self.owner, "pretext_lr", self.pretext_lr)
+        if not isinstance(self.pretext_augment, (bool, np.bool_)):
+            raise ConfigError(f"{self.owner}: pretext_augment must be True or False, got {self.pretext_augment!r}")
 
     def _fingerprint(self, net):
         """What the order depends on: the ordering parameters, the module and the settings from the net."""
@@ -173,27 +197,30 @@ class PT4ALSampler(PretextOrderSampler):
     """PT4AL as a modAL query strategy: ``ActiveLearner(..., query_strategy=PT4ALSampler(random_state=0))``.
 
     On its first call it trains the rotation pretext network on the pool (no labels; ``module``,
-    ``pretext_epochs``, ``pretext_lr``, ``pretext_batch_size``; see ``tod_plugin.pretext``) and
-    orders the pool by per-image pretext loss, DESCENDING (hard first) -> P of length N, cut into
+    ``pretext_epochs``, ``pretext_lr``, ``pretext_batch_size``, ``pretext_augment``; see
+    ``tod_plugin.pretext``; the reference trains 15 epochs on unaugmented images) and orders the
+    pool by per-image pretext loss, DESCENDING (hard first) -> P of length N, cut into
     ``n_batches`` equal batches, P[floor(c N / n_batches) : floor((c + 1) N / n_batches)] for
-    cycle c (``n_batches=None``: batches of ``n_instances``). Cycle 0 takes ``n_instances``
-    evenly spaced ranks of batch 0; later cycles the ``n_instances`` of batch c with the LOWEST
-    max softmax probability under the current model. Past the last batch (or when a batch has
-    too few unlabeled rows) the nearest unlabeled ranks fill in (:func:`window_candidates`).
+    cycle c (``n_batches=None``: the initial set, then chunks of ``n_instances``). Cycle 0, the
+    initial labeled set (:meth:`initial_indices`), takes ``n_instances`` evenly spaced ranks of
+    batch 0; later cycles the ``n_instances`` of batch c with the LOWEST
+    conf(x) = max softmax(z / ||z||_2) under the current model. Past the last batch (or when a
+    batch has too few unlabeled rows) the nearest unlabeled ranks fill in (:func:`window_candidates`).
 
     Returned scores: the pretext loss in cycle 0, the confidence later. Fitted state: ``order_``
     (first-pool positions in P order), ``order_score_`` (pretext loss per position),
-    ``queried_``, ``n_queries_``, ``index_``.
+    ``queried_``, ``n_queries_``, ``first_size_``, ``index_``.
     """
 
     owner = "PT4ALSampler"
 
-    def __init__(self, n_batches=10, pretext_epochs=15, pretext_lr=0.1, pretext_batch_size=256, module=None,
-                 cache=None, random_state=None):
+    def __init__(self, n_batches=10, pretext_epochs=15, pretext_lr=0.1, pretext_batch_size=256, pretext_augment=False,
+                 module=None, cache=None, random_state=None):
         self.n_batches = n_batches
         self.pretext_epochs = pretext_epochs
         self.pretext_lr = pretext_lr
         self.pretext_batch_size = pretext_batch_size
+        self.pretext_augment = pretext_augment
         self.module = module
         self.cache = cache
         self.random_state = random_state
@@ -209,11 +236,10 @@ class PT4ALSampler(PretextOrderSampler):
 
     def _window(self, cycle, n_instances):
         n = len(self.index_)
-        if self.n_batches is None:
-            return cycle * n_instances, (cycle + 1) * n_instances
+        if self.n_batches is None:  # after the initial set, chunks of the query size
+            lo = 0 if cycle == 0 else self.first_size_ + (cycle - 1) * n_instances
+            return lo, lo + n_instances
         return cycle * n // self.n_batches, (cycle + 1) * n // self.n_batches
 
     def _first(self, ranks, n_instances):
         return ranks[np.arange(n_instances) * len(ranks) // n_instances]
-
-    _confidence = staticmethod(max_probability)
