@@ -71,7 +71,7 @@ def run_strategy(project, net, X_pool, X_labeled, n, number):
     settings = project.settings
     spec = models.strategy_spec(settings)
     query = spec.make_query(settings.run_config(), models.round_seed(settings.seed, 0),
-                            project.cache_dir / f"{settings.strategy}-sampler.npz")
+                            project.cache_dir / f"{settings.strategy}-sampler.npz", len(X_pool))
     extra = {"X_labeled": X_labeled} if "X_labeled" in inspect.signature(query).parameters else {}
     result = query(net, X_pool, n_instances=n, random_state=np.random.RandomState(models.round_seed(settings.seed,
                                                                                                      number)), **extra)
