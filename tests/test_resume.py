@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from tod_plugin.errors import ConfigError
 from tod_plugin.experiment import checkpoint as ckpt
@@ -84,16 +85,17 @@ def test_corrupted_newest_checkpoint_falls_back_to_the_previous(reference, tmp_p
 
 def test_checkpoint_keeps_two_and_detects_corruption(tmp_path):
     for cycle in range(4):
-        ckpt.save_checkpoint(tmp_path, "cod", 0, cycle, {"cycle": cycle})
+        ckpt.save_checkpoint(tmp_path, "cod", 0, cycle, "s", {"results": [cycle]}, {"w": torch.full((2,), cycle)})
     assert len(list(tmp_path.glob("*.ckpt"))) == ckpt.KEEP
-    assert ckpt.load_checkpoint(tmp_path, "cod", 0) == {"cycle": 3}
+    document, tensors = ckpt.load_checkpoint(tmp_path, "cod", 0, "s")
+    assert document["cycle"] == 3 and document["results"] == [3] and tensors["w"].tolist() == [3, 3]
     newest = tmp_path / "cod_trial0_cycle0003.ckpt"
     data = bytearray(newest.read_bytes())
     data[-1] ^= 0xFF
     newest.write_bytes(bytes(data))
     with pytest.warns(UserWarning, match="checksum does not match"):
-        assert ckpt.load_checkpoint(tmp_path, "cod", 0) == {"cycle": 2}
-    assert ckpt.load_checkpoint(tmp_path, "random", 0) is None
+        assert ckpt.load_checkpoint(tmp_path, "cod", 0, "s")[0]["cycle"] == 2
+    assert ckpt.load_checkpoint(tmp_path, "random", 0, "s") is None
 
 
 @pytest.mark.parametrize("failing", ["replace", "fsync"])

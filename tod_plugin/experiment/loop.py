@@ -17,8 +17,10 @@ from ..estimator import ALNetClassifier
 from ..hooks import EMATeacher, snapshot_plan
 from ..lr_schedules import lr_scheduler
 from ..models import MODELS
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, settings_digest
 from .config import split_strategy
+from .learner_state import learner_state, restore_learner, training_rows
+from .state_codec import StateFormatError
 from .strategies import STRATEGIES
 
 
@@ -83,8 +85,9 @@ def run_experiment(config, dataset, store, progress, resume=False, workers=1, ra
         from .workers import run_parallel
 
         return run_parallel(config, dataset, store, progress, jobs, query_size, resume, workers)
+    settings = settings_digest(config.to_dict())
     for key, name, seed, initial_rows in jobs:
-        checkpoint = load_checkpoint(store.checkpoints, name, key[0]) if resume else None
+        checkpoint = load_checkpoint(store.checkpoints, name, key[0], settings) if resume else None
         run_trial(config, dataset, store, progress, key, name, seed, initial_rows, query_size, checkpoint)
 
 
@@ -95,12 +98,27 @@ def run_trial(config, dataset, store, progress, key, name, seed, initial_rows, q
     X, y = dataset.X_train, dataset.y_train
     auxiliary = config.auxiliary_for(name)
     uses_pool = auxiliary[0] == "tod"
+    settings = settings_digest(config.to_dict())
+
+    def new_learner(**training):
+        net = build_net(config, dataset, seed, spec.make_hooks(config), progress.callbacks(), auxiliary,
+                        warm_start=not config.reinit_for(name))
+        query = spec.make_query(config, seed, store.root / "cache" / f"{name}_trial{trial}.npz")
+        return ActiveLearner(estimator=net, query_strategy=query, **training)
+
+    labeled = np.zeros(len(X), dtype=bool)
     if checkpoint is None:
-        learner, labeled, results, queries, first = None, np.zeros(len(X), dtype=bool), [], [], 0
+        learner, results, queries, first = None, [], [], 0
     else:
-        learner, labeled = checkpoint["learner"], checkpoint["labeled"]
-        results, queries, first = checkpoint["results"], checkpoint["queries"], checkpoint["cycle"] + 1
-        progress.attach(learner.estimator)
+        document, tensors = checkpoint
+        results, queries, first = document["results"], document["queries"], document["cycle"] + 1
+        rows = training_rows(queries)
+        labeled[rows] = True
+        try:
+            learner = restore_learner(new_learner(), document["learner"], tensors, X, y, rows)
+        except StateFormatError as exc:
+            raise CheckpointError(f"the checkpoint of {name} trial {trial} cycle {first - 1} in {store.checkpoints} "
+                                  f"does not fit this run: {exc}; remove it to train that cycle again") from None
         progress.skip(first)
         store.set_records(key, results, queries)
     for cycle in range(first, config.cycles + 1):
@@ -119,11 +137,7 @@ def run_trial(config, dataset, store, progress, key, name, seed, initial_rows, q
         progress.start_fit(name, trial, cycle)
         start = time.perf_counter()
         if cycle == 0:
-            net = build_net(config, dataset, seed, spec.make_hooks(config), progress.callbacks(), auxiliary,
-                            warm_start=not config.reinit_for(name))
-            query = spec.make_query(config, seed, store.root / "cache" / f"{name}_trial{trial}.npz")
-            learner = ActiveLearner(estimator=net, query_strategy=query, X_training=X[new_rows],
-                                    y_training=y[new_rows], **unlabeled)
+            learner = new_learner(X_training=X[new_rows], y_training=y[new_rows], **unlabeled)
         else:
             learner.teach(X[new_rows], y[new_rows], **unlabeled)
         train_time = time.perf_counter() - start
@@ -134,8 +148,8 @@ def run_trial(config, dataset, store, progress, key, name, seed, initial_rows, q
             "n_labeled": int(labeled.sum()), "accuracy": accuracy,
             "query_time": round(query_time, 4), "train_time": round(train_time, 4),
         })
-        save_checkpoint(store.checkpoints, name, trial, cycle, {
-            "learner": learner, "labeled": labeled, "cycle": cycle, "results": results, "queries": queries,
-        })
+        tensors = {}
+        document = {"results": results, "queries": queries, "learner": learner_state(learner, tensors)}
+        save_checkpoint(store.checkpoints, name, trial, cycle, settings, document, tensors)
         store.set_records(key, results, queries)
         progress.end_fit(accuracy)

@@ -7,6 +7,8 @@ per call, mapping each later pool back to the first by row content.
 import io
 import json
 import numbers
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -153,10 +155,18 @@ class PretextOrderSampler(BaseEstimator):
     def _load_cache(self, fingerprint):
         if self.cache is None or not Path(self.cache).is_file():
             return None
-        with np.load(self.cache) as saved:
-            if str(saved["fingerprint"]) != fingerprint or not np.array_equal(saved["row_keys"], self.index_.keys):
-                return None
-            return saved["order"], saved["order_score"]
+        try:  # allow_pickle=False: an object array is refused like any damage, and the order rebuilt
+            with np.load(self.cache, allow_pickle=False) as saved:
+                if str(saved["fingerprint"]) != fingerprint or not np.array_equal(saved["row_keys"], self.index_.keys):
+                    return None
+                order, order_score = saved["order"], saved["order_score"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            warnings.warn(f"{self.owner}: the pool-order cache {self.cache} is damaged; it is rebuilt", stacklevel=3)
+            return None
+        n = len(self.index_)
+        if order.shape != (n,) or order_score.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
+            return None
+        return order, order_score
 
     def _save_cache(self, fingerprint, order, order_score):
         if self.cache is None:
