@@ -100,7 +100,9 @@ def _read(path, data):
     refusal = (f"checkpoint {path} is not a tod-al checkpoint of format {FORMAT} (older tod-plugin, or a "
                "file from elsewhere); it was not loaded — remove it, or rerun into a new --out folder")
     try:
-        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on a foreign pickle's protocol: the refusal says it all
+            warnings.simplefilter("ignore")
+            payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         document = json.loads(payload["json"])
         tensors = payload["tensors"]
         valid = (payload["format"] == FORMAT and isinstance(document, dict) and isinstance(tensors, dict)
