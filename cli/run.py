@@ -23,6 +23,18 @@ def _milestones(ctx, param, value):
         raise click.BadParameter(f"must be a comma list of epochs or 'none', got {value!r}") from None
 
 
+def _check_milestones(ctx, settings, resume):
+    """--milestones past --epochs would never drop the LR (a preset's own milestones are its paper's)."""
+    def explicit(name):
+        return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+
+    milestones = settings["milestones"]
+    if milestones and explicit("milestones") and not resume and (explicit("epochs") or not settings["preset"]) \
+            and max(milestones) > settings["epochs"]:
+        raise click.BadParameter(f"epochs where the LR drops must be within --epochs {settings['epochs']}, got "
+                                 f"{','.join(map(str, milestones))}", param_hint="--milestones")
+
+
 @click.command()
 @click.option("--preset", default=None,
               help="A paper protocol (tod-al presets lists them); flags given on the command line override it.")
@@ -86,6 +98,7 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
     from tod_plugin.data import load_dataset
     from tod_plugin.distributed import init_from_env, is_active
     from tod_plugin.experiment import RunConfig, RunStore, format_table, plot_curves, run_experiment
+    from tod_plugin.experiment.config import check_device_here
     from tod_plugin.experiment.presets import apply_preset
     from tod_plugin.experiment.progress import Progress
     from tod_plugin.experiment.data_place import absolute_places, resumed_data, split_places
@@ -106,6 +119,7 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
             raise click.BadParameter(f"must be 'auto' or a positive int, got {batch_size!r}",
                                      param_hint="--batch-size") from None
     settings.update(strategies=strategies, batch_size=batch_size)
+    _check_milestones(ctx, settings, resume)
     if resume:
         if out is not None and Path(out) != Path(resume):
             raise click.UsageError("give either --out (a new run) or --resume (an existing run), not both")
@@ -127,6 +141,8 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
         config.budget(len(dataset.X_train))
         out = Path(out) if out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
         store = RunStore(out)
+    if not ray_address:
+        check_device_here(config.device)
     with contextlib.ExitStack() as stack:
         if ray_address:  # connected before the run folder is made: a missing cluster leaves nothing behind
             stack.enter_context(ray_session(ray_address, config.device))

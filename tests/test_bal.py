@@ -211,11 +211,11 @@ def test_n_clusters_defaults_to_the_classes(learner, pool, monkeypatch):
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"beta": 0}, "beta must be a number > 0"),
-    ({"beta": "1.2"}, "beta must be a number > 0"),
+    ({"beta": 0}, "beta must be a positive number"),
+    ({"beta": "1.2"}, "beta must be a positive number"),
     ({"n_clusters": 1}, "n_clusters must be None or an int >= 2"),
-    ({"pretext_epochs": 0}, "pretext_epochs must be an int > 0"),
-    ({"pretext_lr": -0.1}, "pretext_lr must be a number > 0"),
+    ({"pretext_epochs": 0}, "pretext_epochs must be a positive int"),
+    ({"pretext_lr": -0.1}, "pretext_lr must be a positive number"),
 ])
 def test_bad_parameters(learner, pool, params, message):
     with pytest.raises(ConfigError, match=message):

@@ -60,7 +60,8 @@ def restore_learner(learner, state, tensors, X, y, rows):
         restore_attributes(net, {"__dict__": [[k, saved[k]] for k in SHAPE if k in saved]}, tensors)
         net.initialize()
         hooks = dict(_own_hooks(net))
-        if set(state["hooks"]) != set(hooks) or (state["sampler"] is None) == isinstance(query, BaseEstimator):
+        missing = [name for name, tree in state["hooks"].items() if name not in hooks and tree["__dict__"]]
+        if missing or (state["sampler"] is None) == isinstance(query, BaseEstimator):
             raise StateFormatError("the checkpoint's hooks or query strategy differ from the run's")
     except StateFormatError:
         raise
@@ -68,8 +69,9 @@ def restore_learner(learner, state, tensors, X, y, rows):
         raise StateFormatError(f"malformed learner state ({type(exc).__name__})") from None
     template = unwrap(net.module_)
     restore_attributes(net, state["net"], tensors, template)
-    for name, hook in hooks.items():
-        restore_attributes(hook, state["hooks"][name], tensors, template)
+    for name, tree in state["hooks"].items():
+        if name in hooks:
+            restore_attributes(hooks[name], tree, tensors, template)
     if state["sampler"] is not None:
         restore_attributes(query, state["sampler"], tensors, template)
     learner.X_training, learner.y_training = X[rows], y[rows]

@@ -13,14 +13,16 @@ import time
 
 import numpy as np
 from modAL.models import ActiveLearner
+from ..data import load_dataset
 from ..estimator import ALNetClassifier
 from ..hooks import EMATeacher, snapshot_plan
 from ..lr_schedules import lr_scheduler
 from ..models import MODELS
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, settings_digest
-from .config import split_strategy
+from .config import RunConfig, split_strategy
 from .learner_state import learner_state, restore_learner, training_rows
 from .state_codec import StateFormatError
+from .store import RunStore
 from .strategies import STRATEGIES
 
 
@@ -94,31 +96,18 @@ def run_experiment(config, dataset, store, progress, resume=False, workers=1, ra
 def run_trial(config, dataset, store, progress, key, name, seed, initial_rows, query_size, checkpoint=None):
     """Cycles of one (trial, strategy): cycle 0 fits the initial set, each later cycle queries and teaches."""
     trial = key[0]
-    spec = STRATEGIES[split_strategy(name)[0]]
     X, y = dataset.X_train, dataset.y_train
     auxiliary = config.auxiliary_for(name)
     uses_pool = auxiliary[0] == "tod"
     settings = settings_digest(config.to_dict())
-
-    def new_learner(**training):
-        net = build_net(config, dataset, seed, spec.make_hooks(config), progress.callbacks(), auxiliary,
-                        warm_start=not config.reinit_for(name))
-        query = spec.make_query(config, seed, store.root / "cache" / f"{name}_trial{trial}.npz")
-        return ActiveLearner(estimator=net, query_strategy=query, **training)
-
     labeled = np.zeros(len(X), dtype=bool)
     if checkpoint is None:
         learner, results, queries, first = None, [], [], 0
     else:
-        document, tensors = checkpoint
+        document = checkpoint[0]
         results, queries, first = document["results"], document["queries"], document["cycle"] + 1
-        rows = training_rows(queries)
-        labeled[rows] = True
-        try:
-            learner = restore_learner(new_learner(), document["learner"], tensors, X, y, rows)
-        except StateFormatError as exc:
-            raise CheckpointError(f"the checkpoint of {name} trial {trial} cycle {first - 1} in {store.checkpoints} "
-                                  f"does not fit this run: {exc}; remove it to train that cycle again") from None
+        labeled[training_rows(queries)] = True
+        learner = restored_learner(config, dataset, store.root, name, trial, checkpoint, progress.callbacks())
         progress.skip(first)
         store.set_records(key, results, queries)
     for cycle in range(first, config.cycles + 1):
@@ -137,7 +126,8 @@ def run_trial(config, dataset, store, progress, key, name, seed, initial_rows, q
         progress.start_fit(name, trial, cycle)
         start = time.perf_counter()
         if cycle == 0:
-            learner = new_learner(X_training=X[new_rows], y_training=y[new_rows], **unlabeled)
+            learner = new_learner(config, dataset, store.root, name, trial, progress.callbacks(),
+                                  X_training=X[new_rows], y_training=y[new_rows], **unlabeled)
         else:
             learner.teach(X[new_rows], y[new_rows], **unlabeled)
         train_time = time.perf_counter() - start
@@ -153,3 +143,42 @@ def run_trial(config, dataset, store, progress, key, name, seed, initial_rows, q
         save_checkpoint(store.checkpoints, name, trial, cycle, settings, document, tensors)
         store.set_records(key, results, queries)
         progress.end_fit(accuracy)
+
+
+def new_learner(config, dataset, root, name, trial, progress_callbacks=(), **training):
+    """The modAL learner of strategy ``name`` in ``trial`` as the run builds it at cycle 0 (fitted on
+    ``training``: ``X_training``, ``y_training``, ...; unfitted without)."""
+    spec = STRATEGIES[split_strategy(name)[0]]
+    seed = config.seed + trial
+    net = build_net(config, dataset, seed, spec.make_hooks(config), progress_callbacks, config.auxiliary_for(name),
+                    warm_start=not config.reinit_for(name))
+    query = spec.make_query(config, seed, root / "cache" / f"{name}_trial{trial}.npz")
+    return ActiveLearner(estimator=net, query_strategy=query, **training)
+
+
+def restored_learner(config, dataset, root, name, trial, checkpoint, progress_callbacks=()):
+    """The learner of a checkpoint (``load_checkpoint``'s ``(document, tensors)``), rebuilt from the settings."""
+    document, tensors = checkpoint
+    learner = new_learner(config, dataset, root, name, trial, progress_callbacks)
+    try:
+        return restore_learner(learner, document["learner"], tensors, dataset.X_train, dataset.y_train,
+                               training_rows(document["queries"]))
+    except (StateFormatError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"the checkpoint of {name} trial {trial} cycle {document.get('cycle')} in {root} does "
+                              f"not fit this run ({exc}); remove it to train that cycle again") from None
+
+
+def load_learner(run_dir, strategy, trial=0):
+    """The modAL learner of ``strategy`` in ``trial`` of a run folder as of its newest checkpoint, rebuilt
+    from config.json and the data it names (None before the first checkpoint)::
+
+        learner = load_learner("runs/demo", "cod")
+        learner.estimator.predict(X)
+    """
+    store = RunStore(run_dir)
+    config = RunConfig.from_dict(store.open())
+    checkpoint = load_checkpoint(store.checkpoints, strategy, trial, settings_digest(config.to_dict()))
+    if checkpoint is None:
+        return None
+    dataset = load_dataset(config.dataset, config.data_dir, config.download, config.image_size)
+    return restored_learner(config, dataset, store.root, strategy, trial, checkpoint)

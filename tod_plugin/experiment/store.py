@@ -97,6 +97,9 @@ class RunStore:
             config = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise ConfigError(f"--resume {self.root}: config.json is unreadable ({exc}); start a new run") from None
+        if not isinstance(config, dict):
+            raise ConfigError(f"--resume {self.root}: config.json holds a JSON {type(config).__name__}, not the run's "
+                              "settings (an object); restore it or start a new run")
         version = config.pop("schema_version", None)
         if version != SCHEMA_VERSION:
             raise ConfigError(

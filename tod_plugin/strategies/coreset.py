@@ -7,9 +7,9 @@ import numbers
 
 import torch
 from sklearn.pipeline import Pipeline
-from sklearn.utils import check_random_state
 
 from ..inference import penultimate_features
+from ..validation import check_random_state
 from ._common import ConfigError, candidates, check_n_instances, pool_size, query_result, resolve_net
 
 DEFAULT_BLOCK_SIZE = 4096

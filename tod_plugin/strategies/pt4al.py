@@ -6,7 +6,6 @@ per call, mapping each later pool back to the first by row content.
 """
 import io
 import json
-import numbers
 import warnings
 import zipfile
 from pathlib import Path
@@ -14,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 
+from .. import validation
 from ..errors import ConfigError
+from ..validation import check_random_state
 from ..estimator import ALNetClassifier
 from ..inference import score_pool
 from ..pretext import PoolIndex, fit_rotation_pretext, pretext_net, rotation_losses
@@ -46,14 +46,9 @@ def max_probability(logits):
 
 
 def check_number(owner, name, value, integral=False, minimum=None, none_ok=False):
-    """Raise :class:`ConfigError` unless ``value`` is an int (``integral``) or a number, > 0 (or >= ``minimum``)."""
-    if value is None and none_ok:
-        return
-    kind, what = (numbers.Integral, "an int") if integral else (numbers.Real, "a number")
-    valid = not isinstance(value, bool) and isinstance(value, kind)
-    if not (valid and (value > 0 if minimum is None else value >= minimum)):
-        bound = "> 0" if minimum is None else f">= {minimum}"
-        raise ConfigError(f"{owner}: {name} must be {'None or ' if none_ok else ''}{what} {bound}, got {value!r}")
+    """``validation.check_number`` for a sampler's parameter: > 0, or >= ``minimum`` when given."""
+    validation.check_number(value, name, integral=integral, low=0 if minimum is None else minimum,
+                            low_open=minimum is None, none_ok=none_ok, owner=owner)
 
 
 def _task_net(classifier, X_pool, need_fitted):
