@@ -118,6 +118,9 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
         except ValueError:
             raise click.BadParameter(f"must be 'auto' or a positive int, got {batch_size!r}",
                                      param_hint="--batch-size") from None
+    for flag, folder in (("--out", out), ("--resume", resume)):
+        if folder is not None and not folder.strip():
+            raise click.BadParameter("must name a folder, got ''", param_hint=flag)
     settings.update(strategies=strategies, batch_size=batch_size)
     _check_milestones(ctx, settings, resume)
     if resume:
@@ -127,6 +130,8 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
         store = RunStore(out)
         given = {name: value for name, value in settings.items()
                  if ctx.get_parameter_source(_OPTION_OF.get(name, name)) == ParameterSource.COMMANDLINE}
+        if rank == 0:
+            store.lock()  # before anything is read or written: a second command on the folder gets one line
         stored = store.open()
         given, places = split_places(stored, given)  # where the data is now; what it is is checked
         config = RunConfig.from_dict(stored).resumed_with(given)
@@ -148,6 +153,7 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
             stack.enter_context(ray_session(ray_address, config.device))
         if rank == 0 and not resume:
             store.create(config.to_dict(), dataset_fingerprint(dataset))
+            store.lock()
         if rank:
             store, quiet = follower_store(store, resume), True
         total = config.trials * len(config.strategies) * (config.cycles + 1)
@@ -163,3 +169,4 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
     plot_curves(store.results, out / "curve.png", title=f"{config.dataset}: accuracy vs labels")
     click.echo(format_table(store.results))
     click.echo(f"\n{time.perf_counter() - started:.0f} s; results in {out}/ (results.jsonl, queries.jsonl, curve.png)")
+    store.unlock()

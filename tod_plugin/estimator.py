@@ -12,7 +12,7 @@ from skorch.dataset import get_len, unpack_data
 from . import validation
 from .auxiliary import AUXILIARIES, LossPredictionModule
 from .auxiliary.steps import ll4al_step, tod_step
-from .batching import ArrayDataset, BatchIterator, BatchPreparer, UnlabeledStream, auto_batch_size
+from .batching import ArrayDataset, BatchIterator, BatchPreparer, UnlabeledStream, auto_batch_size, batch_bounds
 from .device import on_resolved_device, resolve_device, resolved_device
 from .errors import ConfigError, MissingHookError, TrainingDiverged
 from .precision import autocast, check_channels_last, check_precision, resolve_channels_last
@@ -431,8 +431,8 @@ class ALNetClassifier(NeuralNetClassifier):
         return n_samples if self.batch_size == -1 else min(self.batch_size, n_samples)
 
     def steps_per_epoch(self, n_samples):
-        """Optimizer steps in one epoch over ``n_samples`` (the last batch is kept, not dropped)."""
-        return -(-n_samples // self.train_batch_size(n_samples))
+        """Optimizer steps in one epoch over ``n_samples`` (a last batch of one is merged: ``batch_bounds``)."""
+        return len(batch_bounds(n_samples, self.train_batch_size(n_samples), training=True))
 
     # ------------------------------------------------------------------ data path
     @property

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from .lock import RunLock
 
 SCHEMA_VERSION = 1
 _UMASK = os.umask(0o022)
@@ -66,6 +67,16 @@ class RunStore:
         self.order = []
         self.results_by_key = {}
         self.queries_by_key = {}
+        self.run_lock = RunLock(self.root)
+
+    def lock(self):
+        """Take the folder's exclusive lock (:class:`~.lock.RunLock`) for the writes that follow (a folder
+        that does not exist has nothing to lock: ``open`` refuses it)."""
+        if self.root.is_dir():
+            self.run_lock.acquire()
+
+    def unlock(self):
+        self.run_lock.release()
 
     def create(self, config, dataset_sha256=None):
         """Start a new run folder: it must not exist or be empty. ``dataset_sha256``
