@@ -102,7 +102,7 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
     from tod_plugin.experiment.presets import apply_preset
     from tod_plugin.experiment.progress import Progress
     from tod_plugin.experiment.data_place import absolute_places, resumed_data, split_places
-    from tod_plugin.experiment.store import dataset_fingerprint
+    from tod_plugin.experiment.store import check_folder_name, dataset_fingerprint
     from tod_plugin.experiment.ray_workers import ray_session, require_ray
     from tod_plugin.experiment.workers import follower_store
 
@@ -119,8 +119,8 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
             raise click.BadParameter(f"must be 'auto' or a positive int, got {batch_size!r}",
                                      param_hint="--batch-size") from None
     for flag, folder in (("--out", out), ("--resume", resume)):
-        if folder is not None and not folder.strip():
-            raise click.BadParameter("must name a folder, got ''", param_hint=flag)
+        if folder is not None:
+            check_folder_name(folder, flag)
     settings.update(strategies=strategies, batch_size=batch_size)
     _check_milestones(ctx, settings, resume)
     if resume:
@@ -143,6 +143,9 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
             settings = apply_preset(settings["preset"], settings, explicit)
         config = RunConfig(**absolute_places(settings)).validate()
         dataset = load_dataset(config.dataset, config.data_dir, config.download, config.image_size)
+        if dataset.n_classes < 2:
+            raise click.UsageError(f"dataset {config.dataset} has {dataset.n_classes} class: classification needs at "
+                                   "least 2 (an image folder needs one sub-folder per class)")
         config.budget(len(dataset.X_train))
         out = Path(out) if out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
         store = RunStore(out)

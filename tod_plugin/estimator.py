@@ -182,6 +182,8 @@ class ALNetClassifier(NeuralNetClassifier):
 
     def check_data(self, X, y):
         super().check_data(X, y)
+        validation.check_classes(self.classes)
+        validation.check_input_kind(self.module, X)
         if y is not None and self.classes is not None:
             unknown = np.setdiff1d(np.unique(np.asarray(y)), np.asarray(self.classes))
             if len(unknown):
@@ -405,8 +407,8 @@ class ALNetClassifier(NeuralNetClassifier):
         causes = [f"lr={self.lr!r} too high"]
         if self.auxiliary != "none":
             causes.append(f"aux_weight={self.effective_aux_weight!r} too high")
-        if self.normalize is not None:
-            causes.append(f"normalize std {tuple(self.normalize[1])} with a zero or tiny value")
+        if self.normalize is not None and min(self.normalize[1]) < 1e-3:
+            causes.append(f"normalize std {tuple(self.normalize[1])} too small")
         return (f"training diverged: the loss became {bad} in epoch {self.fit_epoch_ + 1} of this fit; "
                 f"likely cause: {' or '.join(causes)}. Lower the learning rate (and check the data) and fit again")
 

@@ -1,5 +1,6 @@
 """Input checks: numbers, seeds and arrays, with one set of rules everywhere and errors that name
 the argument (scikit-learn's rules for arrays and labels)."""
+import inspect
 import math
 import numbers
 
@@ -78,6 +79,24 @@ def check_classes(classes):
     values, counts = np.unique(array, return_counts=True)
     if (counts > 1).any():
         raise ConfigError(f"classes has duplicates: {values[counts > 1].tolist()}; give each label once")
+
+
+def check_input_kind(module, X):
+    """Images for a module built with ``in_channels`` (a CNN), feature rows for one built with only
+    ``in_features`` (an MLP); ``module`` a class (an instance or another callable is not checked)."""
+    try:
+        accepted = inspect.signature(module).parameters if isinstance(module, type) else {}
+    except (TypeError, ValueError):
+        return
+    ndim = getattr(X, "ndim", None)
+    name = getattr(module, "__name__", "the module")
+    if "in_channels" in accepted and ndim == 2:
+        raise ConfigError(f"{name} takes images (n_samples, C, H, W) or (n_samples, H, W), but X has feature rows of "
+                          f"shape {tuple(X.shape)}: reshape them to images, or use a module for feature rows "
+                          "(tod_plugin.models.MLP)")
+    if "in_features" in accepted and "in_channels" not in accepted and ndim is not None and ndim > 2:
+        raise ConfigError(f"{name} takes feature rows (n_samples, n_features), but X has shape {tuple(X.shape)}: "
+                          "flatten it with X.reshape(len(X), -1), or use an image module (SmallCNN, CifarResNet18)")
 
 
 def check_random_state(random_state, name="random_state"):

@@ -78,6 +78,10 @@ class RunConfig:
 
     def validate(self):
         """Raise :class:`ConfigError` naming the first bad setting and what is accepted."""
+        for name in ("dataset", "preset", "data_dir", "pretrained"):
+            value = getattr(self, name)
+            if not (isinstance(value, str) or (value is None and name != "dataset")):
+                raise ConfigError(f"{name} must be {'a' if name == 'dataset' else 'null or a'} string, got {value!r}")
         check_dataset_name(self.dataset)
         if not self.strategies:
             raise ConfigError(f"strategy: give at least one of {sorted(STRATEGIES)}")

@@ -4,7 +4,7 @@ Created by a hard link of a complete temporary file (atomic, and fails when the 
 one folder (two ``--resume``, or a resume while the run still goes) the second is refused with one
 line. A lock whose process is gone (same host, pid not running: a SIGKILL, a power cut) is stale
 and taken over. The lock belongs to the process: taking it again in the process that holds it
-succeeds. It is released when the command ends (``release``, and at exit).
+succeeds. It is released when the command ends, whatever its outcome (``release_all``, and at exit).
 """
 import atexit
 import os
@@ -13,6 +13,7 @@ import socket
 from ..errors import ConfigError
 
 LOCK_NAME = "run.lock"
+_HELD = []  # the locks this process holds, for release_all()
 
 
 class RunLocked(ConfigError):
@@ -29,7 +30,7 @@ class RunLock:
         for _ in range(2):
             if self._create():
                 self.held = True
-                atexit.register(self.release)
+                _HELD.append(self)
                 return self
             pid, host = self._owner()
             if pid == os.getpid() and host == socket.gethostname():
@@ -64,6 +65,7 @@ class RunLock:
     def release(self):
         if self.held:
             self.held = False
+            _HELD.remove(self)
             pid, host = self._owner()
             if pid == os.getpid() and host == socket.gethostname():
                 os.unlink(self.path)
@@ -91,3 +93,10 @@ class RunLock:
         except PermissionError:
             return False  # alive, another user's
         return False
+
+
+@atexit.register
+def release_all():
+    """Release every lock this process holds (the end of a command, whatever its outcome; and at exit)."""
+    for lock in list(_HELD):
+        lock.release()

@@ -12,6 +12,9 @@ from .presets import PRESETS
 def read_runs(folders):
     """``[(config, results)]`` of run folders; results carry a ``run`` index so trials stay apart."""
     runs = []
+    seen = [Path(folder).resolve() for folder in folders]
+    if len(set(seen)) < len(seen):
+        raise ConfigError("a run folder is given twice: its trials would count twice")
     for index, folder in enumerate(map(Path, folders)):
         config_path, results_path = folder / "config.json", folder / "results.jsonl"
         if not config_path.is_file() or not results_path.is_file():

@@ -145,6 +145,17 @@ class RunStore:
         atomic_write_text(self.root / name, "".join(json.dumps(r) + "\n" for r in records))
 
 
+def check_folder_name(folder, flag="--out"):
+    """A usable run folder name: not empty, each part within the filesystem's limit (255 bytes on most)."""
+    if not str(folder).strip():
+        raise ConfigError(f"{flag} must name a folder, got {str(folder)!r}")
+    longest = max(len(part.encode()) for part in Path(folder).parts)
+    limit = os.pathconf("/", "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
+    if longest > limit:
+        raise ConfigError(f"{flag}: a folder name in {str(folder)[:60]}... is {longest} bytes long; the filesystem "
+                          f"allows {limit}")
+
+
 def dataset_fingerprint(dataset):
     """SHA-256 of a dataset's train and test arrays (shapes, dtypes and bytes): the identity of the data
     a run used, whatever folder it was read from."""
