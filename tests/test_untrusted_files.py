@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from tod_plugin.experiment import RunConfig
+from tod_plugin.experiment import checkpoint as ckpt
+from tod_plugin.experiment.store import RunStore
 from tod_plugin.strategies import PT4ALSampler
 from tod_plugin_cli.main import main
 
@@ -98,3 +101,17 @@ def test_a_crafted_or_damaged_cache_is_rebuilt_and_runs_nothing(learner, digits,
     assert not marker.exists()
     np.testing.assert_array_equal(picked, expected)
     assert cache.read_bytes() == good
+
+
+def test_a_well_formed_checkpoint_with_rows_outside_the_pool_is_refused(finished_run, tmp_path, capsys):
+    """The settings hash can be recomputed by anyone: what the JSON says is checked too."""
+    out = tmp_path / "run"
+    shutil.copytree(finished_run, out)
+    settings = ckpt.settings_digest(RunConfig.from_dict(RunStore(out).open()).to_dict())
+    document, tensors = ckpt.load_checkpoint(out / "checkpoints", "random", 0, settings)
+    document["queries"][0]["indices"][0] = -1  # would silently index the pool from its end
+    header = ("strategy", "trial", "cycle", "settings_sha256")
+    ckpt.save_checkpoint(out / "checkpoints", "random", 0, document["cycle"], settings,
+                         {k: v for k, v in document.items() if k not in header}, tensors)
+    code, err = tod_al(capsys, "run", "--resume", str(out), "--quiet")
+    assert code == 2 and err.count("\n") == 1 and "not distinct rows of the pool" in err

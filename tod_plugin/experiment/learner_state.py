@@ -45,9 +45,17 @@ def learner_state(learner, tensors):
     }
 
 
-def training_rows(queries):
-    """The rows the learner was taught, in order: each cycle's queried indices."""
-    return np.asarray([row for record in queries for row in record["indices"]], dtype=np.intp)
+def training_rows(queries, n_pool):
+    """The rows the learner was taught, in order: each cycle's queried indices; :class:`StateFormatError`
+    unless they are distinct rows of a pool of ``n_pool``."""
+    try:
+        rows = [row for record in queries for row in record["indices"]]
+        valid = all(isinstance(row, int) and not isinstance(row, bool) for row in rows)
+    except (KeyError, TypeError):
+        valid = False
+    if not valid or not all(0 <= row < n_pool for row in rows) or len(set(rows)) != len(rows):
+        raise StateFormatError(f"the queried rows are not distinct rows of the pool (0..{n_pool - 1})")
+    return np.asarray(rows, dtype=np.intp)
 
 
 def restore_learner(learner, state, tensors, X, y, rows):

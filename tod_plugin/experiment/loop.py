@@ -106,8 +106,8 @@ def run_trial(config, dataset, store, progress, key, name, seed, initial_rows, q
     else:
         document = checkpoint[0]
         results, queries, first = document["results"], document["queries"], document["cycle"] + 1
-        labeled[training_rows(queries)] = True
         learner = restored_learner(config, dataset, store.root, name, trial, checkpoint, progress.callbacks())
+        labeled[training_rows(queries, len(X))] = True
         progress.skip(first)
         store.set_records(key, results, queries)
     for cycle in range(first, config.cycles + 1):
@@ -162,7 +162,7 @@ def restored_learner(config, dataset, root, name, trial, checkpoint, progress_ca
     learner = new_learner(config, dataset, root, name, trial, progress_callbacks)
     try:
         return restore_learner(learner, document["learner"], tensors, dataset.X_train, dataset.y_train,
-                               training_rows(document["queries"]))
+                               training_rows(document["queries"], len(dataset.X_train)))
     except (StateFormatError, KeyError, TypeError) as exc:
         raise CheckpointError(f"the checkpoint of {name} trial {trial} cycle {document.get('cycle')} in {root} does "
                               f"not fit this run ({exc}); remove it to train that cycle again") from None
