@@ -38,8 +38,8 @@ def sizes(strategy, dataset, rows):
                        protocol=pickle.HIGHEST_PROTOCOL)
     with tempfile.TemporaryDirectory() as folder:
         tensors = {}
-        save_checkpoint(Path(folder), strategy, 0, 0, "settings", {**records, "learner": learner_state(learner, tensors)},
-                        tensors)
+        document = {**records, "learner": learner_state(learner, tensors)}
+        save_checkpoint(Path(folder), strategy, 0, 0, "settings", document, tensors)
         new = next(Path(folder).glob("*.ckpt")).stat().st_size
     return len(hashlib.sha256(old).digest() + old), new
 

@@ -45,7 +45,8 @@ class RunLock:
                 os.unlink(self.path)
             except FileNotFoundError:
                 pass
-        raise RunLocked(f"run folder {os.path.dirname(self.path)}: another command is taking {self.path} at the same time")
+        raise RunLocked(f"run folder {os.path.dirname(self.path)}: another command is taking {self.path} at the "
+                        "same time")
 
     def _create(self):
         """Write the lock file complete, then link it into place (fails if one exists): never half a lock."""
