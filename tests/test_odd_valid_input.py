@@ -10,6 +10,7 @@ from tod_plugin import ALNetClassifier
 from tod_plugin.batching import batch_bounds
 from tod_plugin.data.images import read_images
 from tod_plugin.experiment import RunConfig
+from tod_plugin.hooks import EpochSnapshots
 from tod_plugin.models import MODELS
 from tod_plugin.strategies import cod_sampling, random_sampling
 from tod_plugin_cli.main import main
@@ -77,3 +78,11 @@ def test_a_stale_lock_is_taken_over_and_released(tmp_path, capsys):
         main(["run", "--resume", str(out), "--quiet"])
     assert exit_info.value.code == 0, capsys.readouterr().err
     assert not (out / "run.lock").exists()
+
+
+def test_the_st_conal_batchnorm_recalibration_merges_a_last_batch_of_one_too(digits):
+    """The teacher's BatchNorm statistics are recomputed in train mode over evaluation batches (17 = 8 + 8 + 1)."""
+    net = ALNetClassifier(MODELS["resnet18"], classes=np.arange(10), max_epochs=2, batch_size=8, eval_batch_size=8,
+                          device="cpu", random_state=0, callbacks=[EpochSnapshots(start=1, every=1)])
+    net.fit(digits.X_train[:17], digits.y_train[:17])
+    assert net.hook(EpochSnapshots).teacher_ is not None

@@ -32,11 +32,25 @@ def snapshot_plan(epochs):
 
 def recalibrated(net, state, X):
     """``state`` with BatchNorm running statistics recomputed on ``X``: one train-mode pass of
-    cumulative averages over the net's evaluation batches (``torch.optim.swa_utils.update_bn``)."""
+    cumulative averages over the net's evaluation batches (``torch.optim.swa_utils.update_bn``),
+    a last batch of one sample merged into the one before (as in training: ``batching.batch_bounds``)."""
     module = net.copy_module_with(state)
     with torch.no_grad():
-        update_bn(net.iter_batches(X), module, device=resolve_device(net.device))
+        update_bn(_no_single_last(net.iter_batches(X)), module, device=resolve_device(net.device))
     return module_state(module)
+
+
+def _no_single_last(batches):
+    """``batches`` with a last batch of one sample concatenated to the batch before it."""
+    previous = None
+    for batch in batches:
+        if previous is not None and len(batch) == 1:
+            batch, previous = torch.cat([previous, batch]), None
+        if previous is not None:
+            yield previous
+        previous = batch
+    if previous is not None:
+        yield previous
 
 
 def _mean_of(total, count, last):
