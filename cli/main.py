@@ -29,6 +29,7 @@ for command in LABEL_COMMANDS:
 def main(argv=None):
     """Entry point: bad input prints one line ``error: ...`` and exits 2, without a traceback."""
     from tod_plugin.errors import ConfigError
+    from tod_plugin.experiment.lock import release_all
 
     try:
         code = cli.main(args=argv, prog_name="tod-al", standalone_mode=False)
@@ -41,6 +42,8 @@ def main(argv=None):
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    finally:
+        release_all()  # a run folder is free again once its command is over
     sys.exit(code or 0)
 
 

@@ -12,6 +12,9 @@ def plot(run_dirs, output, title):
     from tod_plugin.experiment.report import read_runs
     from tod_plugin.experiment.summary import plot_curves
 
+    if not output.lower().endswith(".png"):
+        raise click.BadParameter(f"the figure is a PNG image: name the file NAME.png, got {output!r}",
+                                 param_hint="-o/--output")
     results = [r for _, rs in read_runs(run_dirs) for r in rs]
     plot_curves(results, output, title=title)
     click.echo(f"wrote {output}")

@@ -23,6 +23,18 @@ def _milestones(ctx, param, value):
         raise click.BadParameter(f"must be a comma list of epochs or 'none', got {value!r}") from None
 
 
+def _check_milestones(ctx, settings, resume):
+    """--milestones past --epochs would never drop the LR (a preset's own milestones are its paper's)."""
+    def explicit(name):
+        return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+
+    milestones = settings["milestones"]
+    if milestones and explicit("milestones") and not resume and (explicit("epochs") or not settings["preset"]) \
+            and max(milestones) > settings["epochs"]:
+        raise click.BadParameter(f"epochs where the LR drops must be within --epochs {settings['epochs']}, got "
+                                 f"{','.join(map(str, milestones))}", param_hint="--milestones")
+
+
 @click.command()
 @click.option("--preset", default=None,
               help="A paper protocol (tod-al presets lists them); flags given on the command line override it.")
@@ -97,10 +109,11 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
     from tod_plugin.data import load_dataset
     from tod_plugin.distributed import init_from_env, is_active
     from tod_plugin.experiment import RunConfig, RunStore, format_table, plot_curves, run_experiment
+    from tod_plugin.experiment.config import check_device_here
     from tod_plugin.experiment.presets import apply_preset
     from tod_plugin.experiment.progress import Progress
     from tod_plugin.experiment.data_place import absolute_places, resumed_data, split_places
-    from tod_plugin.experiment.store import dataset_fingerprint
+    from tod_plugin.experiment.store import check_folder_name, dataset_fingerprint
     from tod_plugin.experiment.ray_workers import ray_session, require_ray
     from tod_plugin.experiment.workers import follower_store
 
@@ -116,7 +129,11 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
         except ValueError:
             raise click.BadParameter(f"must be 'auto' or a positive int, got {batch_size!r}",
                                      param_hint="--batch-size") from None
+    for flag, folder in (("--out", out), ("--resume", resume)):
+        if folder is not None:
+            check_folder_name(folder, flag)
     settings.update(strategies=strategies, batch_size=batch_size)
+    _check_milestones(ctx, settings, resume)
     if resume:
         if out is not None and Path(out) != Path(resume):
             raise click.UsageError("give either --out (a new run) or --resume (an existing run), not both")
@@ -124,6 +141,8 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
         store = RunStore(out)
         given = {name: value for name, value in settings.items()
                  if ctx.get_parameter_source(_OPTION_OF.get(name, name)) == ParameterSource.COMMANDLINE}
+        if rank == 0:
+            store.lock()  # before anything is read or written: a second command on the folder gets one line
         stored = store.open()
         given, places = split_places(stored, given)  # where the data is now; what it is is checked
         config = RunConfig.from_dict(stored).resumed_with(given)
@@ -135,14 +154,20 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
             settings = apply_preset(settings["preset"], settings, explicit)
         config = RunConfig(**absolute_places(settings)).validate()
         dataset = load_dataset(config.dataset, config.data_dir, config.download, config.image_size)
+        if dataset.n_classes < 2:
+            raise click.UsageError(f"dataset {config.dataset} has {dataset.n_classes} class: classification needs at "
+                                   "least 2 (an image folder needs one sub-folder per class)")
         config.budget(len(dataset.X_train))
         out = Path(out) if out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
         store = RunStore(out)
+    if not ray_address:
+        check_device_here(config.device)
     with contextlib.ExitStack() as stack:
         if ray_address:  # connected before the run folder is made: a missing cluster leaves nothing behind
             stack.enter_context(ray_session(ray_address, config.device))
         if rank == 0 and not resume:
             store.create(config.to_dict(), dataset_fingerprint(dataset))
+            store.lock()
         if rank:
             store, quiet = follower_store(store, resume), True
         total = config.trials * len(config.strategies) * (config.cycles + 1)
@@ -158,3 +183,4 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
     plot_curves(store.results, out / "curve.png", title=f"{config.dataset}: accuracy vs labels")
     click.echo(format_table(store.results))
     click.echo(f"\n{time.perf_counter() - started:.0f} s; results in {out}/ (results.jsonl, queries.jsonl, curve.png)")
+    store.unlock()

@@ -279,13 +279,13 @@ def test_n_clusters_defaults_to_the_classes(learner, pool, monkeypatch):
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"beta": 0}, "beta must be a number > 0"),
-    ({"beta": "1.2"}, "beta must be a number > 0"),
+    ({"beta": 0}, "beta must be a positive number"),
+    ({"beta": "1.2"}, "beta must be a positive number"),
     ({"n_clusters": 1}, "n_clusters must be None or an int >= 2"),
-    ({"pretext_epochs": 0}, "pretext_epochs must be an int > 0"),
-    ({"pretext_lr": -0.1}, "pretext_lr must be a number > 0"),
-    ({"stride": 0}, "stride must be None or an int > 0"),
-    ({"stride": 2.5}, "stride must be None or an int > 0"),
+    ({"pretext_epochs": 0}, "pretext_epochs must be a positive int"),
+    ({"pretext_lr": -0.1}, "pretext_lr must be a positive number"),
+    ({"stride": 0}, "stride must be None or a positive int"),
+    ({"stride": 2.5}, "stride must be None or a positive int"),
     ({"first": "first"}, "first must be one of high1st, uni, low1st, rand"),
     ({"pretext_augment": "yes"}, "pretext_augment must be True or False"),
 ])

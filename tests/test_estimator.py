@@ -304,5 +304,5 @@ def test_lr_auto_needs_an_optimizer_default(small_split):
 
     with pytest.raises(ConfigError, match="no_default has none: give lr="):
         make_net(optimizer=no_default, lr="auto").fit(X, y)
-    with pytest.raises(ConfigError, match="lr must be 'auto' or a positive number"):
+    with pytest.raises(ConfigError, match="lr must be a positive number"):
         make_net(lr=0).fit(X, y)

@@ -161,7 +161,7 @@ def test_real_order_is_loss_descending(learner, digits):
 
 
 def test_bad_n_batches(learner, digits):
-    with pytest.raises(ConfigError, match="n_batches must be None or an int > 0"):
+    with pytest.raises(ConfigError, match="n_batches must be None or a positive int"):
         PT4ALSampler(n_batches=0)(learner, digits.X_train[60:80], 2)
 
 

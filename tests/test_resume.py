@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from tod_plugin.errors import ConfigError
 from tod_plugin.experiment import checkpoint as ckpt
@@ -68,6 +69,35 @@ def test_sigkill_at_random_points_then_resume_gives_the_same_results(reference, 
     assert identical == len(kill_points)
 
 
+def test_sigint_stops_the_run_with_exit_130_and_resume_gives_the_same_results(reference, tmp_path):
+    """skorch ends a fit early on KeyboardInterrupt; the run must stop instead, resumable."""
+    expected, _ = reference
+    out = tmp_path / "run"
+    process = cli("--out", str(out), *SETTINGS)
+    while not list((out / "checkpoints").glob("*.ckpt")) and process.poll() is None:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    assert process.wait() == 130
+    assert process.stderr.read().strip().splitlines()[-1] == "error: interrupted"
+    resumed = cli("--resume", str(out), "--quiet")
+    assert resumed.wait() == 0, resumed.stderr.read()
+    assert comparable(out) == expected
+
+
+def test_a_keyboard_interrupt_inside_a_fit_is_raised_not_swallowed(digits):
+    from skorch.callbacks import Callback
+
+    from conftest import make_net
+
+    class CtrlC(Callback):
+        def on_batch_end(self, net, **kwargs):
+            raise KeyboardInterrupt
+
+    net = make_net(callbacks=[CtrlC()])
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(digits.X_train[:40], digits.y_train[:40])
+
+
 def test_corrupted_newest_checkpoint_falls_back_to_the_previous(reference, tmp_path):
     expected, _ = reference
     out = tmp_path / "run"
@@ -84,16 +114,17 @@ def test_corrupted_newest_checkpoint_falls_back_to_the_previous(reference, tmp_p
 
 def test_checkpoint_keeps_two_and_detects_corruption(tmp_path):
     for cycle in range(4):
-        ckpt.save_checkpoint(tmp_path, "cod", 0, cycle, {"cycle": cycle})
+        ckpt.save_checkpoint(tmp_path, "cod", 0, cycle, "s", {"results": [cycle]}, {"w": torch.full((2,), cycle)})
     assert len(list(tmp_path.glob("*.ckpt"))) == ckpt.KEEP
-    assert ckpt.load_checkpoint(tmp_path, "cod", 0) == {"cycle": 3}
+    document, tensors = ckpt.load_checkpoint(tmp_path, "cod", 0, "s")
+    assert document["cycle"] == 3 and document["results"] == [3] and tensors["w"].tolist() == [3, 3]
     newest = tmp_path / "cod_trial0_cycle0003.ckpt"
     data = bytearray(newest.read_bytes())
     data[-1] ^= 0xFF
     newest.write_bytes(bytes(data))
     with pytest.warns(UserWarning, match="checksum does not match"):
-        assert ckpt.load_checkpoint(tmp_path, "cod", 0) == {"cycle": 2}
-    assert ckpt.load_checkpoint(tmp_path, "random", 0) is None
+        assert ckpt.load_checkpoint(tmp_path, "cod", 0, "s")[0]["cycle"] == 2
+    assert ckpt.load_checkpoint(tmp_path, "random", 0, "s") is None
 
 
 @pytest.mark.parametrize("failing", ["replace", "fsync"])

@@ -255,9 +255,9 @@ def test_unknown_lr_schedule():
 
 # ---------------------------------------------------------------- the CLI wiring
 def checkpointed_learner(out, strategy):
-    from tod_plugin.experiment.checkpoint import load_checkpoint
+    from tod_plugin.experiment import load_learner
 
-    return load_checkpoint(out / "checkpoints", strategy, 0)["learner"]
+    return load_learner(out, strategy)
 
 
 @pytest.mark.parametrize("reinit, expected", [(None, {"stconal": True, "stconal-ema": True, "cod": False}),

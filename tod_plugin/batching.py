@@ -92,6 +92,17 @@ class BatchPreparer:
         return self._constants[key]
 
 
+def batch_bounds(n, batch_size, training):
+    """``(start, stop)`` of each batch over ``n`` samples. In training, a last batch of one sample is
+    merged into the batch before it (that batch has ``batch_size + 1`` samples): BatchNorm cannot
+    normalise one sample whose feature maps are 1x1 ("Expected more than 1 value per channel"), and
+    dropping it would waste a label. Evaluation batches are never merged."""
+    starts = list(range(0, n, batch_size))
+    if training and len(starts) > 1 and n - starts[-1] == 1:
+        starts.pop()
+    return list(zip(starts, starts[1:] + [n]))
+
+
 class BatchIterator:
     """Iterates an :class:`ArrayDataset` in (optionally shuffled) slices; re-iterable per epoch."""
 
@@ -103,19 +114,19 @@ class BatchIterator:
         self.generator = generator
 
     def __len__(self):
-        return -(-len(self.dataset) // self.batch_size)
+        return len(batch_bounds(len(self.dataset), self.batch_size, self.training))
 
     def __iter__(self):
         n = len(self.dataset)
         if self.training:
             order = to_device(torch.randperm(n, generator=self.generator), self.dataset.X.device)
-        for start in range(0, n, self.batch_size):
+        for start, stop in batch_bounds(n, self.batch_size, self.training):
             if self.training:
-                index = order[start:start + self.batch_size]
+                index = order[start:stop]
                 x, y = self.dataset.X[index], self.dataset.y[index]
             else:
-                x = self.dataset.X[start:start + self.batch_size]
-                y = None if self.dataset.y is None else self.dataset.y[start:start + self.batch_size]
+                x = self.dataset.X[start:stop]
+                y = None if self.dataset.y is None else self.dataset.y[start:stop]
             x = self.prepare(x, self.training, self.generator)
             yield x, (y.to(x.device, non_blocking=True) if y is not None else None)
 

@@ -38,8 +38,3 @@ def optimizer_kwargs(optimizer, kwargs):
         kwargs = {**PAPER_SGD_DEFAULTS, **kwargs}
     return kwargs
 
-
-def check_lr(lr):
-    if lr != "auto" and (isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0):
-        raise ConfigError(f"lr must be 'auto' or a positive number, got {lr!r}")
-    return lr

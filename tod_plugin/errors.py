@@ -7,3 +7,7 @@ class ConfigError(ValueError):
 
 class MissingHookError(ConfigError):
     """A query strategy needs state recorded by a training hook that the net was not given."""
+
+
+class TrainingDiverged(ConfigError):
+    """The training loss became NaN or infinite (checked once per epoch); the message names the likely setting."""

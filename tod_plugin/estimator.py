@@ -1,6 +1,5 @@
 """``ALNetClassifier``: a skorch classifier made for deep active learning on image arrays."""
 import copy
-import numbers
 import warnings
 
 import numpy as np
@@ -11,10 +10,10 @@ from skorch.dataset import get_len, unpack_data
 from . import validation
 from .auxiliary import AUXILIARIES, LossPredictionModule
 from .auxiliary.steps import ll4al_step, tod_step
-from .batching import ArrayDataset, BatchIterator, BatchPreparer, UnlabeledStream, auto_batch_size
-from .defaults import check_lr, optimizer_kwargs
+from .batching import ArrayDataset, BatchIterator, BatchPreparer, UnlabeledStream, auto_batch_size, batch_bounds
+from .defaults import optimizer_kwargs
 from .device import on_resolved_device, resolve_device, resolved_device
-from .errors import ConfigError, MissingHookError
+from .errors import ConfigError, MissingHookError, TrainingDiverged
 from .module_params import DATA_SIZES, inferred_params, missing_params, missing_params_error
 from .precision import autocast, check_channels_last, check_precision, resolve_channels_last
 from .states import module_state  # noqa: F401  (re-exported: code written before states.py imports it from here)
@@ -156,24 +155,26 @@ class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
 
     # ------------------------------------------------------------------ validation
     def _validate_own_params(self):
+        """Types and ranges of the parameters, numbers by ``validation.check_number`` (one rule everywhere)."""
         bs = self.batch_size
-        if not (bs == "auto" or bs == -1 or (isinstance(bs, numbers.Integral) and bs > 0)):
-            raise ConfigError(f"batch_size must be 'auto', -1 or a positive int, got {bs!r}")
-        if not (isinstance(self.eval_batch_size, numbers.Integral) and self.eval_batch_size > 0):
-            raise ConfigError(f"eval_batch_size must be a positive int, got {self.eval_batch_size!r}")
-        if not (isinstance(self.crop_padding, numbers.Integral) and self.crop_padding >= 0):
-            raise ConfigError(f"crop_padding must be an int >= 0, got {self.crop_padding!r}")
+        if not ((isinstance(bs, str) and bs == "auto") or (validation.is_int(bs) and bs == -1)):
+            if not (validation.is_int(bs) and bs > 0):
+                raise ConfigError(f"batch_size must be 'auto', -1 or a positive int, got {bs!r}")
+        if not (isinstance(self.lr, str) and self.lr == "auto"):
+            validation.check_number(self.lr, "lr", low=0, low_open=True)
+        validation.check_number(self.max_epochs, "max_epochs", integral=True, low=0, low_open=True)
+        validation.check_number(self.eval_batch_size, "eval_batch_size", integral=True, low=0, low_open=True)
+        validation.check_number(self.crop_padding, "crop_padding", integral=True, low=0)
         if self.auxiliary not in AUXILIARIES:
             raise ConfigError(f"auxiliary must be one of {AUXILIARIES}, got {self.auxiliary!r}")
-        if self.aux_weight is not None and not (isinstance(self.aux_weight, numbers.Real) and self.aux_weight >= 0):
-            raise ConfigError(f"aux_weight must be None or a number >= 0, got {self.aux_weight!r}")
-        if not (isinstance(self.ll4al_stop_epoch, numbers.Integral) and self.ll4al_stop_epoch >= 0):
-            raise ConfigError(f"ll4al_stop_epoch must be an int >= 0, got {self.ll4al_stop_epoch!r}")
+        validation.check_number(self.aux_weight, "aux_weight", low=0, none_ok=True)
+        validation.check_number(self.ll4al_margin, "ll4al_margin", low=0)
+        validation.check_number(self.ll4al_stop_epoch, "ll4al_stop_epoch", integral=True, low=0)
         check_precision(self.precision)
         check_channels_last(self.channels_last)
-        check_lr(self.lr)
-        if self.normalize is not None and (len(self.normalize) != 2 or len(self.normalize[0]) != len(self.normalize[1])):
-            raise ConfigError("normalize must be None or (mean, std) with one value per channel each")
+        validation.check_normalize(self.normalize)
+        validation.check_classes(self.classes)
+        validation.check_random_state(self.random_state)
 
     def check_X(self, X, name="X", same_shape=True):
         """Validate an input array (``validation.check_samples``); ``same_shape`` also requires the
@@ -188,6 +189,8 @@ class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
 
     def check_data(self, X, y):
         super().check_data(X, y)
+        validation.check_classes(self.classes)
+        validation.check_input_kind(self.module, X)
         if y is not None and self.classes is not None:
             unknown = np.setdiff1d(np.unique(np.asarray(y)), np.asarray(self.classes))
             if len(unknown):
@@ -385,7 +388,33 @@ class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
             values = torch.stack([loss.float() for loss in losses]).tolist()
             for record, value in zip(self.history[-1]["batches"][-len(losses):], values):
                 record[prefix + "_loss"] = value
+            if training and not np.isfinite(values).all():
+                raise TrainingDiverged(self._divergence_message(values))
         self.history.record(prefix + "_batch_count", len(losses))
+
+    def _divergence_message(self, values):
+        bad = "NaN" if np.isnan(values).any() else "infinite"
+        causes = [f"lr={self.lr!r} too high"]
+        if self.auxiliary != "none":
+            causes.append(f"aux_weight={self.effective_aux_weight!r} too high")
+        if self.normalize is not None and min(self.normalize[1]) < 1e-3:
+            causes.append(f"normalize std {tuple(self.normalize[1])} too small")
+        return (f"training diverged: the loss became {bad} in epoch {self.fit_epoch_ + 1} of this fit; "
+                f"likely cause: {' or '.join(causes)}. Lower the learning rate (and check the data) and fit again")
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """skorch's loop; a Ctrl-C (``KeyboardInterrupt``) is not swallowed: skorch's ``partial_fit``
+        would end the fit early as if it had finished, so :meth:`on_train_end` raises it again."""
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            self.interrupted_ = True
+            raise
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        if self.__dict__.pop("interrupted_", False):
+            raise KeyboardInterrupt
+        super().on_train_end(net, X=X, y=y, **kwargs)
 
     def train_batch_size(self, n_samples):
         """The training batch size used for ``n_samples`` labeled samples."""
@@ -394,8 +423,8 @@ class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
         return n_samples if self.batch_size == -1 else min(self.batch_size, n_samples)
 
     def steps_per_epoch(self, n_samples):
-        """Optimizer steps in one epoch over ``n_samples`` (the last batch is kept, not dropped)."""
-        return -(-n_samples // self.train_batch_size(n_samples))
+        """Optimizer steps in one epoch over ``n_samples`` (a last batch of one is merged: ``batch_bounds``)."""
+        return len(batch_bounds(n_samples, self.train_batch_size(n_samples), training=True))
 
     # ------------------------------------------------------------------ data path
     @property

@@ -4,10 +4,10 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
 
 from .errors import ConfigError
 from .states import module_state
+from .validation import check_random_state
 
 
 class TrainingCalls:

@@ -1,10 +1,115 @@
-"""Input checks of ``ALNetClassifier``: scikit-learn's rules, with errors that name the argument."""
+"""Input checks: numbers, seeds and arrays, with one set of rules everywhere and errors that name
+the argument (scikit-learn's rules for arrays and labels)."""
+import inspect
+import math
+import numbers
+
 import numpy as np
 import torch
+from sklearn.utils import check_random_state as sklearn_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
 
 from .errors import ConfigError
+
+
+MAX_SEED = 2**32 - 1  # numpy's RandomState takes seeds in [0, 2**32 - 1]
+
+
+def check_number(value, name, integral=False, low=None, high=None, low_open=False, none_ok=False, owner=None):
+    """``value`` as a Python ``int`` (``integral``) or ``float``; else :class:`ConfigError` naming ``name``.
+
+    The one rule for numbers in tod-plugin: ``bool`` and strings are not numbers; numpy integers
+    and floats are; a float must be finite; ``low <= value`` (``low < value`` with ``low_open``)
+    and ``value <= high`` where given. ``None`` passes (returned as is) with ``none_ok``.
+    (scikit-learn's ``check_scalar`` accepts ``True`` as an int and NaN in any range, hence this.)
+    """
+    if value is None and none_ok:
+        return None
+    kind = numbers.Integral if integral else numbers.Real
+    valid = isinstance(value, kind) and not isinstance(value, (bool, np.bool_))
+    if valid and not integral:
+        valid = math.isfinite(value)
+    if valid:
+        valid = (low is None or (value > low if low_open else value >= low)) and (high is None or value <= high)
+    if not valid:
+        noun = "int" if integral else "number"
+        if low == 0 and low_open:
+            what = f"a positive {noun}" + (f" <= {high}" if high is not None else "")
+        else:
+            bounds = [f"{'>' if low_open else '>='} {low}" if low is not None else None,
+                      f"<= {high}" if high is not None else None]
+            what = f"{'an' if integral else 'a'} {noun} " + " and ".join(b for b in bounds if b)
+        prefix = f"{owner}: " if owner else ""
+        raise ConfigError(f"{prefix}{name} must be {'None or ' if none_ok else ''}{what.strip()}, got {value!r}")
+    return int(value) if integral else float(value)
+
+
+def is_int(value):
+    """An integer (numpy's included) that is not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def check_normalize(normalize):
+    """None, or ``(mean, std)``: two sequences with one finite number per channel each, every std > 0."""
+    if normalize is None:
+        return
+    message = "normalize must be None or (mean, std) with one value per channel each, e.g. ((0.5,), (0.25,))"
+    if not isinstance(normalize, (tuple, list)) or len(normalize) != 2:
+        raise ConfigError(f"{message}; got {normalize!r}")
+    mean, std = normalize
+    if not all(isinstance(v, (tuple, list, np.ndarray)) for v in (mean, std)) or len(mean) != len(std) or not len(mean):
+        raise ConfigError(f"{message}; got {normalize!r}")
+    for value in mean:
+        check_number(value, "normalize mean")
+    for value in std:
+        check_number(value, "normalize std", low=0, low_open=True)
+
+
+def check_classes(classes):
+    """None, or a 1-D list / tuple / array of at least 2 distinct labels (a set has no order: refused)."""
+    if classes is None:
+        return
+    if not isinstance(classes, (list, tuple, np.ndarray)):
+        raise ConfigError(f"classes must be None or a list / array of labels in a fixed order, got "
+                          f"{type(classes).__name__}")
+    array = np.asarray(classes)
+    if array.ndim != 1 or len(array) < 2:
+        raise ConfigError(f"classes must be a 1-D list of at least 2 labels, got {classes!r}")
+    values, counts = np.unique(array, return_counts=True)
+    if (counts > 1).any():
+        raise ConfigError(f"classes has duplicates: {values[counts > 1].tolist()}; give each label once")
+
+
+def check_input_kind(module, X):
+    """Images for a module built with ``in_channels`` (a CNN), feature rows for one built with only
+    ``in_features`` (an MLP); ``module`` a class (an instance or another callable is not checked)."""
+    try:
+        accepted = inspect.signature(module).parameters if isinstance(module, type) else {}
+    except (TypeError, ValueError):
+        return
+    ndim = getattr(X, "ndim", None)
+    name = getattr(module, "__name__", "the module")
+    if "in_channels" in accepted and ndim == 2:
+        raise ConfigError(f"{name} takes images (n_samples, C, H, W) or (n_samples, H, W), but X has feature rows of "
+                          f"shape {tuple(X.shape)}: reshape them to images, or use a module for feature rows "
+                          "(tod_plugin.models.MLP)")
+    if "in_features" in accepted and "in_channels" not in accepted and ndim is not None and ndim > 2:
+        raise ConfigError(f"{name} takes feature rows (n_samples, n_features), but X has shape {tuple(X.shape)}: "
+                          "flatten it with X.reshape(len(X), -1), or use an image module (SmallCNN, CifarResNet18)")
+
+
+def check_random_state(random_state, name="random_state"):
+    """A ``numpy.random.RandomState`` from None, an int seed in [0, 2**32 - 1], a ``RandomState`` (itself)
+    or a ``numpy.random.Generator`` (a RandomState seeded by one draw from it)."""
+    if isinstance(random_state, np.random.Generator):
+        return np.random.RandomState(int(random_state.integers(MAX_SEED + 1)))
+    if random_state is not None and not isinstance(random_state, np.random.RandomState):
+        if not is_int(random_state):
+            raise ConfigError(f"{name} must be None, an int seed, a numpy RandomState or Generator, "
+                              f"got {random_state!r}")
+        check_number(random_state, name, integral=True, low=0, high=MAX_SEED)
+    return sklearn_random_state(random_state)
 
 
 def check_samples(X, name="X", fitted_shape=None, owner="ALNetClassifier"):

@@ -1,7 +1,8 @@
 """Image files to uint8 arrays: listing, decoding in parallel, resize + centre crop, per-class splits.
 
 Images are decoded once at load time into one preallocated (N, 3, H, W) uint8 array (RGB; grey
-images are converted), so memory stays at the array's size plus one image per worker.
+images are converted, 16-bit ones scaled to 8 bits), so memory stays at the array's size plus one
+image per worker.
 """
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -62,6 +63,17 @@ def header_size(path):
         raise DatasetDamaged(f"{path} cannot be read as an image ({describe(exc)})") from exc
 
 
+def to_rgb(image):
+    """A PIL image as 8-bit RGB. 16-bit grey (modes ``I;16*``, and ``I``, as Pillow opens some 16-bit
+    files) is scaled by 255 / 65535 with rounding; ``convert("RGB")`` alone would clip it at 255."""
+    from PIL import Image
+
+    if image.mode.startswith("I;16") or image.mode == "I":
+        pixels = np.asarray(image).astype(np.float64)
+        image = Image.fromarray(np.clip(np.rint(pixels * (255.0 / 65535.0)), 0, 255).astype(np.uint8), mode="L")
+    return image.convert("RGB")
+
+
 def read_images(paths, height, width, transform=None, workers=None):
     """Decode ``paths`` to RGB, apply ``transform`` (PIL -> PIL), into one (N, 3, height, width) uint8 array.
 
@@ -76,7 +88,7 @@ def read_images(paths, height, width, transform=None, workers=None):
         path = paths[index]
         try:
             with Image.open(path) as image:
-                image = image.convert("RGB")
+                image = to_rgb(image)
                 if transform is not None:
                     image = transform(image)
                 pixels = np.asarray(image)

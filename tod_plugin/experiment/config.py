@@ -3,6 +3,8 @@ import dataclasses
 import numbers
 from dataclasses import dataclass
 
+import torch
+
 from ..auxiliary import AUXILIARIES, TOD_AUX_WEIGHTS
 from ..data import check_dataset_name
 from ..errors import ConfigError
@@ -10,6 +12,7 @@ from ..lr_schedules import LR_SCHEDULES
 from ..models import MODELS
 from ..precision import check_precision
 from ..strategies.discrepancy import FIRST_CYCLE_RULES
+from ..validation import MAX_SEED, check_number
 from ..models.imagenet_resnet import read_resnet18_state
 from .strategies import STRATEGIES
 
@@ -83,6 +86,10 @@ class RunConfig:
 
     def validate(self):
         """Raise :class:`ConfigError` naming the first bad setting and what is accepted."""
+        for name in ("dataset", "preset", "data_dir", "pretrained"):
+            value = getattr(self, name)
+            if not (isinstance(value, str) or (value is None and name != "dataset")):
+                raise ConfigError(f"{name} must be {'a' if name == 'dataset' else 'null or a'} string, got {value!r}")
         check_dataset_name(self.dataset)
         if not self.strategies:
             raise ConfigError(f"strategy: give at least one of {sorted(STRATEGIES)}")
@@ -103,20 +110,21 @@ class RunConfig:
             _positive_int(getattr(self, name), name)
         _positive_int(self.cycles, "cycles", minimum=0)
         _positive_int(self.seed, "seed", minimum=0)
+        if self.seed + self.trials - 1 > MAX_SEED:  # trials and seed are ints by now
+            raise ConfigError(f"seed + trials - 1 must be <= {MAX_SEED} (trial t uses seed + t), got seed {self.seed} "
+                              f"with {self.trials} trials")
         self.initial = parse_budget(self.initial, "initial")
         self.query_size = parse_budget(self.query_size, "query_size")
         if self.subset is not None:
             _positive_int(self.subset, "subset")
         if self.batch_size != "auto":
             _positive_int(self.batch_size, "batch_size")
-        if not (isinstance(self.lr, numbers.Real) and self.lr > 0):
-            raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
+        check_number(self.lr, "lr", low=0, low_open=True)
         if self.auxiliary not in AUXILIARIES:
             raise ConfigError(f"auxiliary must be one of {', '.join(AUXILIARIES)}, got {self.auxiliary!r}")
-        if self.aux_weight is not None and not (isinstance(self.aux_weight, numbers.Real) and self.aux_weight >= 0):
-            raise ConfigError(f"aux_weight must be a number >= 0, got {self.aux_weight!r}")
-        if not (self.device in ("auto", "cpu") or str(self.device).startswith("cuda")):
-            raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
+        if self.aux_weight is not None:  # None: the loss's default
+            check_number(self.aux_weight, "aux_weight", low=0)
+        check_device(self.device)
         self._validate_sampling_protocol()
         self._validate_reference_protocols()
         check_precision(self.precision)
@@ -128,8 +136,7 @@ class RunConfig:
         """``beta``: BAL's balance factor (> 0); ``reinit``: None (each strategy's protocol: ST-CoNAL
         re-initialises, the others continue training) or a bool for all; ``lr_schedule``: see
         ``tod_plugin.lr_schedules``."""
-        if isinstance(self.beta, bool) or not (isinstance(self.beta, numbers.Real) and self.beta > 0):
-            raise ConfigError(f"beta must be a positive number, got {self.beta!r}")
+        check_number(self.beta, "beta", low=0, low_open=True)
         if self.reinit not in (None, True, False):
             raise ConfigError(f"reinit must be true, false or null (the strategy's protocol), got {self.reinit!r}")
         if self.lr_schedule not in LR_SCHEDULES:
@@ -234,5 +241,23 @@ class RunConfig:
 
 
 def _positive_int(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ConfigError(f"{name} must be an int >= {minimum}, got {value!r}")
+    check_number(value, name, integral=True, low=minimum)
+
+
+def check_device(device):
+    """'auto', 'cpu' or 'cuda[:N]' (the form only: a Ray cluster's GPUs are checked by ``ray_workers``)."""
+    text = str(device)
+    index = text[len("cuda:"):] if text.startswith("cuda:") else None
+    if not (text in ("auto", "cpu", "cuda") or (index is not None and index.isdigit())):
+        raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}")
+
+
+def check_device_here(device):
+    """``device`` names a GPU this machine has (runs on this machine: sequential, ``--workers``, torchrun)."""
+    text = str(device)
+    if text.startswith("cuda"):
+        count = torch.cuda.device_count()
+        if count == 0:
+            raise ConfigError(f"device {text!r}: no CUDA GPU is available here; use --device cpu (or auto)")
+        if text.startswith("cuda:") and int(text[len("cuda:"):]) >= count:
+            raise ConfigError(f"device {text!r}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}")

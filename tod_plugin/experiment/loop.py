@@ -16,12 +16,16 @@ import time
 
 import numpy as np
 from modAL.models import ActiveLearner
+from ..data import load_dataset
 from ..estimator import ALNetClassifier
 from ..hooks import EMATeacher, snapshot_plan
 from ..lr_schedules import lr_scheduler
 from ..models import MODELS
-from .checkpoint import load_checkpoint, save_checkpoint
-from .config import split_strategy
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, settings_digest
+from .config import RunConfig, split_strategy
+from .learner_state import learner_state, restore_learner, training_rows
+from .state_codec import StateFormatError
+from .store import RunStore
 from .strategies import STRATEGIES
 
 
@@ -86,8 +90,9 @@ def run_experiment(config, dataset, store, progress, resume=False, workers=1, ra
         from .workers import run_parallel
 
         return run_parallel(config, dataset, store, progress, jobs, query_size, resume, workers)
+    settings = settings_digest(config.to_dict())
     for key, name, seed, initial_rows in jobs:
-        checkpoint = load_checkpoint(store.checkpoints, name, key[0]) if resume else None
+        checkpoint = load_checkpoint(store.checkpoints, name, key[0], settings) if resume else None
         run_trial(config, dataset, store, progress, key, name, seed, initial_rows, query_size, checkpoint)
 
 
@@ -98,24 +103,25 @@ def run_trial(config, dataset, store, progress, key, name, seed, initial_rows, q
     X, y = dataset.X_train, dataset.y_train
     auxiliary = config.auxiliary_for(name)
     uses_pool = auxiliary[0] == "tod"
+    settings = settings_digest(config.to_dict())
+    labeled = np.zeros(len(X), dtype=bool)
     if checkpoint is None:
-        learner, labeled, results, queries, first = None, np.zeros(len(X), dtype=bool), [], [], 0
+        learner, results, queries, first = None, [], [], 0
     else:
-        learner, labeled = checkpoint["learner"], checkpoint["labeled"]
-        results, queries, first = checkpoint["results"], checkpoint["queries"], checkpoint["cycle"] + 1
-        progress.attach(learner.estimator)
+        document = checkpoint[0]
+        results, queries, first = document["results"], document["queries"], document["cycle"] + 1
+        learner = restored_learner(config, dataset, store.root, name, trial, checkpoint, progress.callbacks())
+        labeled[training_rows(queries, len(X))] = True
         progress.skip(first)
         store.set_records(key, results, queries)
     for cycle in range(first, config.cycles + 1):
         query_time = 0.0
         if cycle == 0:
-            net = build_net(config, dataset, seed, spec.make_hooks(config), progress.callbacks(), auxiliary,
-                            warm_start=not config.reinit_for(name))
-            query = spec.make_query(config, seed, store.root / "cache" / f"{name}_trial{trial}.npz", len(X))
+            learner = new_learner(config, dataset, store.root, name, trial, progress.callbacks())
             new_rows = initial_rows
             if spec.own_initial:  # BAL, PT4AL: the method chooses its first labels (pretext training included)
                 start = time.perf_counter()
-                new_rows = np.sort(query.initial_indices(net, X, len(initial_rows)))
+                new_rows = np.sort(learner.query_strategy.initial_indices(learner.estimator, X, len(initial_rows)))
                 query_time = time.perf_counter() - start
         else:
             pool_rows = np.flatnonzero(~labeled)
@@ -128,11 +134,7 @@ def run_trial(config, dataset, store, progress, key, name, seed, initial_rows, q
         unlabeled = {"X_unlabeled": X[~labeled]} if uses_pool else {}
         progress.start_fit(name, trial, cycle)
         start = time.perf_counter()
-        if cycle == 0:
-            learner = ActiveLearner(estimator=net, query_strategy=query, X_training=X[new_rows],
-                                    y_training=y[new_rows], **unlabeled)
-        else:
-            learner.teach(X[new_rows], y[new_rows], **unlabeled)
+        learner.teach(X[new_rows], y[new_rows], **unlabeled)  # cycle 0: the first fit
         train_time = time.perf_counter() - start
         accuracy = float(learner.score(dataset.X_test, dataset.y_test))
         queries.append({"strategy": name, "trial": trial, "cycle": cycle, "indices": new_rows.tolist()})
@@ -141,8 +143,47 @@ def run_trial(config, dataset, store, progress, key, name, seed, initial_rows, q
             "n_labeled": int(labeled.sum()), "accuracy": accuracy,
             "query_time": round(query_time, 4), "train_time": round(train_time, 4),
         })
-        save_checkpoint(store.checkpoints, name, trial, cycle, {
-            "learner": learner, "labeled": labeled, "cycle": cycle, "results": results, "queries": queries,
-        })
+        tensors = {}
+        document = {"results": results, "queries": queries, "learner": learner_state(learner, tensors)}
+        save_checkpoint(store.checkpoints, name, trial, cycle, settings, document, tensors)
         store.set_records(key, results, queries)
         progress.end_fit(accuracy)
+
+
+def new_learner(config, dataset, root, name, trial, progress_callbacks=()):
+    """The modAL learner of strategy ``name`` in ``trial`` as the run builds it at cycle 0, not fitted
+    (its first ``teach`` is the first fit)."""
+    spec = STRATEGIES[split_strategy(name)[0]]
+    seed = config.seed + trial
+    net = build_net(config, dataset, seed, spec.make_hooks(config), progress_callbacks, config.auxiliary_for(name),
+                    warm_start=not config.reinit_for(name))
+    query = spec.make_query(config, seed, root / "cache" / f"{name}_trial{trial}.npz", len(dataset.X_train))
+    return ActiveLearner(estimator=net, query_strategy=query)
+
+
+def restored_learner(config, dataset, root, name, trial, checkpoint, progress_callbacks=()):
+    """The learner of a checkpoint (``load_checkpoint``'s ``(document, tensors)``), rebuilt from the settings."""
+    document, tensors = checkpoint
+    learner = new_learner(config, dataset, root, name, trial, progress_callbacks)
+    try:
+        return restore_learner(learner, document["learner"], tensors, dataset.X_train, dataset.y_train,
+                               training_rows(document["queries"], len(dataset.X_train)))
+    except (StateFormatError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"the checkpoint of {name} trial {trial} cycle {document.get('cycle')} in {root} does "
+                              f"not fit this run ({exc}); remove it to train that cycle again") from None
+
+
+def load_learner(run_dir, strategy, trial=0):
+    """The modAL learner of ``strategy`` in ``trial`` of a run folder as of its newest checkpoint, rebuilt
+    from config.json and the data it names (None before the first checkpoint)::
+
+        learner = load_learner("runs/demo", "cod")
+        learner.estimator.predict(X)
+    """
+    store = RunStore(run_dir)
+    config = RunConfig.from_dict(store.open())
+    checkpoint = load_checkpoint(store.checkpoints, strategy, trial, settings_digest(config.to_dict()))
+    if checkpoint is None:
+        return None
+    dataset = load_dataset(config.dataset, config.data_dir, config.download, config.image_size)
+    return restored_learner(config, dataset, store.root, strategy, trial, checkpoint)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from .lock import RunLock
 
 SCHEMA_VERSION = 1
 _UMASK = os.umask(0o022)
@@ -66,6 +67,16 @@ class RunStore:
         self.order = []
         self.results_by_key = {}
         self.queries_by_key = {}
+        self.run_lock = RunLock(self.root)
+
+    def lock(self):
+        """Take the folder's exclusive lock (:class:`~.lock.RunLock`) for the writes that follow (a folder
+        that does not exist has nothing to lock: ``open`` refuses it)."""
+        if self.root.is_dir():
+            self.run_lock.acquire()
+
+    def unlock(self):
+        self.run_lock.release()
 
     def create(self, config, dataset_sha256=None):
         """Start a new run folder: it must not exist or be empty. ``dataset_sha256``
@@ -97,6 +108,9 @@ class RunStore:
             config = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise ConfigError(f"--resume {self.root}: config.json is unreadable ({exc}); start a new run") from None
+        if not isinstance(config, dict):
+            raise ConfigError(f"--resume {self.root}: config.json holds a JSON {type(config).__name__}, not the run's "
+                              "settings (an object); restore it or start a new run")
         version = config.pop("schema_version", None)
         if version != SCHEMA_VERSION:
             raise ConfigError(
@@ -129,6 +143,17 @@ class RunStore:
 
     def _write_lines(self, name, records):
         atomic_write_text(self.root / name, "".join(json.dumps(r) + "\n" for r in records))
+
+
+def check_folder_name(folder, flag="--out"):
+    """A usable run folder name: not empty, each part within the filesystem's limit (255 bytes on most)."""
+    if not str(folder).strip():
+        raise ConfigError(f"{flag} must name a folder, got {str(folder)!r}")
+    longest = max(len(part.encode()) for part in Path(folder).parts)
+    limit = os.pathconf("/", "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
+    if longest > limit:
+        raise ConfigError(f"{flag}: a folder name in {str(folder)[:60]}... is {longest} bytes long; the filesystem "
+                          f"allows {limit}")
 
 
 def dataset_fingerprint(dataset):

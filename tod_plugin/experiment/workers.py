@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, settings_digest
 from .progress import Progress
 from .store import RunStore
 
@@ -61,7 +61,7 @@ def run_job(config, dataset, store, job, query_size, resume):
     from .loop import run_trial
 
     key, name, seed, initial_rows = job
-    checkpoint = load_checkpoint(store.checkpoints, name, key[0]) if resume else None
+    checkpoint = load_checkpoint(store.checkpoints, name, key[0], settings_digest(config.to_dict())) if resume else None
     progress = Progress(0, config.trials, config.cycles, enabled=False)
     run_trial(config, dataset, store, progress, key, name, seed, initial_rows, query_size, checkpoint)
     return store.last

@@ -5,7 +5,6 @@ epochs 160, 170, ..., 200; the teacher is the uniform average of the snapshots' 
 EMA of the weights) with its BatchNorm statistics recomputed by one train-mode pass over the
 labeled data; the students are the last K = 4 snapshots.
 """
-import numbers
 import warnings
 from collections import deque
 
@@ -15,6 +14,7 @@ from torch.optim.swa_utils import update_bn
 
 from ..device import resolve_device
 from ..states import module_state
+from ..validation import check_number
 from .ema import EMAAverager
 
 TEACHERS = ("mean", "ema")
@@ -32,11 +32,25 @@ def snapshot_plan(epochs):
 
 def recalibrated(net, state, X):
     """``state`` with BatchNorm running statistics recomputed on ``X``: one train-mode pass of
-    cumulative averages over the net's evaluation batches (``torch.optim.swa_utils.update_bn``)."""
+    cumulative averages over the net's evaluation batches (``torch.optim.swa_utils.update_bn``),
+    a last batch of one sample merged into the one before (as in training: ``batching.batch_bounds``)."""
     module = net.copy_module_with(state)
     with torch.no_grad():
-        update_bn(net.iter_batches(X), module, device=resolve_device(net.device))
+        update_bn(_no_single_last(net.iter_batches(X)), module, device=resolve_device(net.device))
     return module_state(module)
+
+
+def _no_single_last(batches):
+    """``batches`` with a last batch of one sample concatenated to the batch before it."""
+    previous = None
+    for batch in batches:
+        if previous is not None and len(batch) == 1:
+            batch, previous = torch.cat([previous, batch]), None
+        if previous is not None:
+            yield previous
+        previous = batch
+    if previous is not None:
+        yield previous
 
 
 def _mean_of(total, count, last):
@@ -76,12 +90,10 @@ class EpochSnapshots(Callback):
 
     def initialize(self):
         for name in ("start", "every", "n_students"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_number(getattr(self, name), name, integral=True, low=0, low_open=True)
         if self.teacher not in TEACHERS:
             raise ValueError(f"teacher must be one of {TEACHERS}, got {self.teacher!r}")
-        if not (isinstance(self.ema_decay, numbers.Real) and 0.0 <= self.ema_decay < 1.0):
+        if check_number(self.ema_decay, "ema_decay", low=0.0) >= 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay!r}")
         self.teacher_ = None
         self.students_ = []

@@ -4,6 +4,7 @@ import warnings
 from skorch.callbacks import Callback
 
 from ..states import module_state
+from ..validation import check_number
 
 
 class StepSnapshot(Callback):
@@ -24,10 +25,7 @@ class StepSnapshot(Callback):
         self.steps_before_end = steps_before_end
 
     def initialize(self):
-        if self.steps_before_end is not None and (
-            not isinstance(self.steps_before_end, int) or self.steps_before_end < 1
-        ):
-            raise ValueError(f"steps_before_end must be None or a positive int, got {self.steps_before_end!r}")
+        check_number(self.steps_before_end, "steps_before_end", integral=True, low=0, low_open=True, none_ok=True)
         self.snapshot_ = None
         return super().initialize()
 

@@ -1,14 +1,13 @@
 """What every query strategy shares: finding the net, checking arguments, picking, returning."""
-import numbers
 import warnings
 
 import numpy as np
 from sklearn.pipeline import Pipeline
-from sklearn.utils import check_random_state
 
 from ..errors import ConfigError, MissingHookError
 from ..estimator import ALNetClassifier
 from ..modal_compat import QUERY_RETURNS_SCORES
+from ..validation import check_number, check_random_state
 
 
 def resolve_net(classifier, X_pool):
@@ -42,8 +41,7 @@ def fitted_hook(net, hook_type, attribute, message):
 
 def check_n_instances(n_instances, n_pool):
     """A positive int; more than the pool gives the whole pool with a warning."""
-    if isinstance(n_instances, bool) or not isinstance(n_instances, numbers.Integral) or n_instances < 1:
-        raise ConfigError(f"n_instances must be a positive int, got {n_instances!r}")
+    n_instances = check_number(n_instances, "n_instances", integral=True, low=0, low_open=True)
     if n_pool == 0:
         raise ConfigError("X_pool is empty: there is nothing left to query")
     if n_instances > n_pool:
@@ -63,10 +61,9 @@ def candidates(n_pool, n_instances, subset, rng):
 
     A subset smaller than ``n_instances`` is enlarged to ``n_instances`` with a warning.
     """
+    subset = check_number(subset, "subset", integral=True, low=0, low_open=True, none_ok=True)
     if subset is None or subset >= n_pool:
         return np.arange(n_pool)
-    if isinstance(subset, bool) or not isinstance(subset, numbers.Integral) or subset < 1:
-        raise ConfigError(f"subset must be None or a positive int, got {subset!r}")
     if subset < n_instances:
         warnings.warn(f"subset={subset} is smaller than n_instances={n_instances}; scoring {n_instances}", stacklevel=3)
         subset = n_instances
@@ -74,7 +71,14 @@ def candidates(n_pool, n_instances, subset, rng):
 
 
 def top(scores, n_instances, highest=True):
-    """Positions of the ``n_instances`` best scores, best first; ties keep pool order."""
+    """Positions of the ``n_instances`` best scores, best first; ties keep pool order. NaN scores
+    (a network whose outputs are not finite) are refused: no order of them means anything."""
+    scores = np.asarray(scores)
+    if np.isnan(scores).any():
+        raise ConfigError(
+            f"{int(np.isnan(scores).sum())} of {len(scores)} scores are NaN: the network's outputs are not finite "
+            "(training diverged? lower lr / aux_weight, check normalize); refit before querying"
+        )
     order = np.argsort(-scores if highest else scores, kind="stable")
     return order[:n_instances]
 

@@ -3,14 +3,13 @@
 Sener & Savarese, "Active Learning for Convolutional Neural Networks: A Core-Set Approach", ICLR
 2018. Repeatedly add the pool point farthest (Euclidean) from the labeled + already chosen points.
 """
-import numbers
 
 import torch
 from sklearn.pipeline import Pipeline
-from sklearn.utils import check_random_state
 
 from ..inference import penultimate_features
-from ._common import ConfigError, candidates, check_n_instances, pool_size, query_result, resolve_net
+from ..validation import check_number, check_random_state
+from ._common import candidates, check_n_instances, pool_size, query_result, resolve_net
 
 DEFAULT_BLOCK_SIZE = 4096
 
@@ -63,8 +62,7 @@ def coreset_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_s
     row (farthest-first from there). Candidates are a random ``subset`` of the pool (None: all).
     Returns picks in greedy order with their distance to the labeled + earlier picks (non-increasing).
     """
-    if isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral) or block_size < 1:
-        raise ConfigError(f"block_size must be a positive int, got {block_size!r}")
+    block_size = check_number(block_size, "block_size", integral=True, low=0, low_open=True)
     n_pool = pool_size(X_pool)
     n_instances = check_n_instances(n_instances, n_pool)
     net, X = resolve_net(classifier, X_pool)

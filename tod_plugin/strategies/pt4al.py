@@ -6,14 +6,16 @@ per call, mapping each later pool back to the first by row content.
 """
 import io
 import json
-import numbers
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 
+from .. import validation
 from ..errors import ConfigError
+from ..validation import check_random_state
 from ..estimator import ALNetClassifier
 from ..inference import score_pool
 from ..pretext import PoolIndex, fit_rotation_pretext, pretext_net, rotation_losses
@@ -39,14 +41,9 @@ def window_candidates(available, lo, hi, n_instances):
 
 
 def check_number(owner, name, value, integral=False, minimum=None, none_ok=False):
-    """Raise :class:`ConfigError` unless ``value`` is an int (``integral``) or a number, > 0 (or >= ``minimum``)."""
-    if value is None and none_ok:
-        return
-    kind, what = (numbers.Integral, "an int") if integral else (numbers.Real, "a number")
-    valid = not isinstance(value, bool) and isinstance(value, kind)
-    if not (valid and (value > 0 if minimum is None else value >= minimum)):
-        bound = "> 0" if minimum is None else f">= {minimum}"
-        raise ConfigError(f"{owner}: {name} must be {'None or ' if none_ok else ''}{what} {bound}, got {value!r}")
+    """``validation.check_number`` for a sampler's parameter: > 0, or >= ``minimum`` when given."""
+    validation.check_number(value, name, integral=integral, low=0 if minimum is None else minimum,
+                            low_open=minimum is None, none_ok=none_ok, owner=owner)
 
 
 def _task_net(classifier, X_pool, need_fitted):
@@ -177,10 +174,18 @@ class PretextOrderSampler(BaseEstimator):
     def _load_cache(self, fingerprint):
         if self.cache is None or not Path(self.cache).is_file():
             return None
-        with np.load(self.cache) as saved:
-            if str(saved["fingerprint"]) != fingerprint or not np.array_equal(saved["row_keys"], self.index_.keys):
-                return None
-            return saved["order"], saved["order_score"]
+        try:  # allow_pickle=False: an object array is refused like any damage, and the order rebuilt
+            with np.load(self.cache, allow_pickle=False) as saved:
+                if str(saved["fingerprint"]) != fingerprint or not np.array_equal(saved["row_keys"], self.index_.keys):
+                    return None
+                order, order_score = saved["order"], saved["order_score"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            warnings.warn(f"{self.owner}: the pool-order cache {self.cache} is damaged; it is rebuilt", stacklevel=3)
+            return None
+        n = len(self.index_)
+        if order.shape != (n,) or order_score.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
+            return None
+        return order, order_score
 
     def _save_cache(self, fingerprint, order, order_score):
         if self.cache is None:

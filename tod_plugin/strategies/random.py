@@ -1,6 +1,5 @@
 """Random sampling: uniform without replacement over the pool."""
-from sklearn.utils import check_random_state
-
+from ..validation import check_random_state
 from ._common import candidates, check_n_instances, pool_size, query_result, top
 
 

@@ -4,12 +4,12 @@ Baik, Yoon, Choi, ACCV 2022. score(x) = (1/K) * sum_k KL(q(x) || p_k(x)), q the 
 sharpened with temperature tau (q = softmax(z_T / tau)), p_k the K students' softmax.
 """
 import functools
-import numbers
 
 from ..hooks import EpochSnapshots
 from ..inference import score_pool
 from ..scoring import sharpened_kl
-from ._common import ConfigError, fitted_hook, rank_pool
+from ..validation import check_number
+from ._common import fitted_hook, rank_pool
 
 
 def stconal_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_state=None, temperature=0.7):
@@ -19,14 +19,13 @@ def stconal_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_s
     for ST-CoNAL, ``"ema"`` for ST-CoNAL-EMA); the paper re-initialises the net each cycle
     (``warm_start=False``). ``temperature`` is tau > 0 (0.7 in the paper; < 1 sharpens).
     """
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not temperature > 0:
-        raise ConfigError(f"temperature must be a positive number, got {temperature!r}")
+    temperature = check_number(temperature, "temperature", low=0, low_open=True)
 
     def score(net, X):
         hook = fitted_hook(net, EpochSnapshots, "teacher_",
                            "stconal_sampling needs a teacher and student snapshots: train the net with "
                            "callbacks=[tod_plugin.hooks.EpochSnapshots(start=..., every=...)] (then fit it again)")
         models = [net.copy_module_with(state) for state in (hook.teacher_, *hook.students_)]
-        return score_pool(net, X, models, functools.partial(sharpened_kl, temperature=float(temperature)))
+        return score_pool(net, X, models, functools.partial(sharpened_kl, temperature=temperature))
 
     return rank_pool(classifier, X_pool, n_instances, subset, random_state, score)

@@ -1,0 +1,86 @@
+"""A modAL learner's fitted state as data (``state_codec``), and put back into a learner rebuilt
+from the run's settings.
+
+Saved: the net's fitted attributes (``name_``: weights, the LL4AL module, the COD reference, the
+RNG, the history, ...; not the optimizer, which every fit makes anew, nor what ``initialize``
+rebuilds), the fitted attributes of the plugin's hooks (snapshots, EMA teacher, ...; skorch's own
+callbacks are rebuilt) and of a stateful query strategy (BAL / PT4AL: the pool order). The
+labeled rows come from the run's queries, in the order ``teach`` received them.
+"""
+import functools
+import types
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+
+from ..hooks.ema import unwrap
+from .state_codec import StateFormatError, encode, restore_attributes
+
+REBUILT = {"callbacks_", "optimizer_", "virtual_params_", "prefixes_", "cuda_dependent_attributes_", "init_context_",
+           "initialized_"}
+SHAPE = ("input_shape_", "n_features_in_", "classes_inferred_")  # what initialize() needs to build the module
+_CODE = (type, types.FunctionType, types.MethodType, types.BuiltinFunctionType, functools.partial)
+_PER_FIT = (torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler)  # made anew by every fit
+
+
+def fitted_attributes(obj, skip=()):
+    """``obj``'s attributes set by fitting (``name_``); code (classes, functions) and the optimizer and
+    LR scheduler (made anew by every fit) left out."""
+    return {k: v for k, v in vars(obj).items()
+            if k.endswith("_") and not k.startswith("_") and k not in skip and not isinstance(v, _CODE + _PER_FIT)}
+
+
+def _own_hooks(net):
+    return [(name, cb) for name, cb in net.callbacks_ if not type(cb).__module__.startswith("skorch.")]
+
+
+def learner_state(learner, tensors):
+    """The encoded state of ``learner`` (tensors are added to ``tensors``)."""
+    net, query = learner.estimator, learner.query_strategy
+    return {
+        "net": encode(fitted_attributes(net, REBUILT), tensors),
+        "hooks": {name: encode(fitted_attributes(cb), tensors) for name, cb in _own_hooks(net)},
+        "sampler": encode(fitted_attributes(query), tensors) if isinstance(query, BaseEstimator) else None,
+    }
+
+
+def training_rows(queries, n_pool):
+    """The rows the learner was taught, in order: each cycle's queried indices; :class:`StateFormatError`
+    unless they are distinct rows of a pool of ``n_pool``."""
+    try:
+        rows = [row for record in queries for row in record["indices"]]
+        valid = all(isinstance(row, int) and not isinstance(row, bool) for row in rows)
+    except (KeyError, TypeError):
+        valid = False
+    if not valid or not all(0 <= row < n_pool for row in rows) or len(set(rows)) != len(rows):
+        raise StateFormatError(f"the queried rows are not distinct rows of the pool (0..{n_pool - 1})")
+    return np.asarray(rows, dtype=np.intp)
+
+
+def restore_learner(learner, state, tensors, X, y, rows):
+    """Put ``state`` (from :func:`learner_state`) into ``learner``, freshly built with the same settings
+    and not fitted; its training set becomes ``X[rows], y[rows]``. :class:`StateFormatError` when
+    the state does not fit the learner."""
+    net, query = learner.estimator, learner.query_strategy
+    try:
+        saved = dict(state["net"]["__dict__"])
+        restore_attributes(net, {"__dict__": [[k, saved[k]] for k in SHAPE if k in saved]}, tensors)
+        net.initialize()
+        hooks = dict(_own_hooks(net))
+        missing = [name for name, tree in state["hooks"].items() if name not in hooks and tree["__dict__"]]
+        if missing or (state["sampler"] is None) == isinstance(query, BaseEstimator):
+            raise StateFormatError("the checkpoint's hooks or query strategy differ from the run's")
+    except StateFormatError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StateFormatError(f"malformed learner state ({type(exc).__name__})") from None
+    template = unwrap(net.module_)
+    restore_attributes(net, state["net"], tensors, template)
+    for name, tree in state["hooks"].items():
+        if name in hooks:
+            restore_attributes(hooks[name], tree, tensors, template)
+    if state["sampler"] is not None:
+        restore_attributes(query, state["sampler"], tensors, template)
+    learner.X_training, learner.y_training = X[rows], y[rows]
+    return learner
