@@ -35,8 +35,10 @@ def _milestones(ctx, param, value):
 @click.option("--image-size", default=None, type=int,
               help="caltech101, caltech256, imagefolder: side of the images stored at load time (default 224).")
 @click.option("--strategy", "strategies", default="cod,random", callback=_comma_list,
-              help="Comma list of strategies: cod, tod, ll4al, stconal, stconal-ema, bal, pt4al, coreset, random; "
-              "NAME+tod or NAME+ll4al trains that strategy's net with an auxiliary loss (e.g. cod+tod).")
+              help="Comma list of strategies: cod, tod, ll4al, stconal, stconal-ema, bal, pt4al, coreset, entropy, "
+              "margin, least-confidence, bald, badge, vaal, typiclust, probcover, random, or auto (TypiClust below "
+              "10 labels per class, then COD); NAME+tod or NAME+ll4al trains that strategy's net with an "
+              "auxiliary loss (e.g. cod+tod).")
 @click.option("--trials", default=3, type=int, help="Independent repetitions (seed, seed+1, ...).")
 @click.option("--cycles", default=6, type=int, help="Query cycles after the initial fit.")
 @click.option("--initial", default="10%", help="Initial labeled set: a count or a percentage of the pool.")
@@ -56,6 +58,8 @@ def _milestones(ctx, param, value):
 @click.option("--aux-weight", default=None, type=float,
               help="lambda of the auxiliary loss (default: the dataset's TOD weight, 0.02; 1.0 for ll4al).")
 @click.option("--beta", default=1.2, type=float, help="BAL balance factor: window length / per-cycle budget.")
+@click.option("--dropout", default=None, type=float,
+              help="Dropout before the classifier for every strategy's net (default: 0.3 for bald, none otherwise).")
 @click.option("--reinit/--no-reinit", default=None,
               help="Re-initialise the net every cycle (default: yes for stconal and stconal-ema, no for the others).")
 @click.option("--lr-schedule", default="multistep",

@@ -72,6 +72,7 @@ class RunConfig:
     lr_schedule: str = "multistep"
     precision: str = "auto"
     compile: bool = False
+    dropout: object = None
 
     def validate(self):
         """Raise :class:`ConfigError` naming the first bad setting and what is accepted."""
@@ -117,14 +118,22 @@ class RunConfig:
 
     def _validate_sampling_protocol(self):
         """``beta``: BAL's balance factor (> 0); ``reinit``: None (each strategy's protocol: ST-CoNAL
-        re-initialises, the others continue training) or a bool for all; ``lr_schedule``: see
+        re-initialises, the others continue training) or a bool for all; ``dropout``: None (each
+        strategy's: BALD 0.3, others none) or p in [0, 1) for all; ``lr_schedule``: see
         ``tod_plugin.lr_schedules``."""
         if isinstance(self.beta, bool) or not (isinstance(self.beta, numbers.Real) and self.beta > 0):
             raise ConfigError(f"beta must be a positive number, got {self.beta!r}")
         if self.reinit not in (None, True, False):
             raise ConfigError(f"reinit must be true, false or null (the strategy's protocol), got {self.reinit!r}")
+        if self.dropout is not None and (isinstance(self.dropout, bool) or not isinstance(self.dropout, numbers.Real)
+                                         or not 0 <= self.dropout < 1):
+            raise ConfigError(f"dropout must be a number in [0, 1) (or null: the strategy's), got {self.dropout!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+
+    def dropout_for(self, strategy):
+        """The dropout before the classifier of the strategy's net: ``dropout``, else its own (BALD 0.3)."""
+        return STRATEGIES[split_strategy(strategy)[0]].dropout if self.dropout is None else float(self.dropout)
 
     def reinit_for(self, strategy):
         """Whether the strategy's net is re-initialised every cycle: ``reinit``, else its protocol's default."""

@@ -1,10 +1,13 @@
 """The strategies the CLI knows: query function, the hooks its net must be trained with, the
 auxiliary loss it needs (None: the run's ``--auxiliary``), whether its protocol re-initialises the
-net every cycle (ST-CoNAL) and whether it is a stateful sampler made per trial (BAL, PT4AL)."""
+net every cycle (ST-CoNAL), the dropout before its classifier (BALD) and whether it is a stateful
+sampler made per trial (BAL, PT4AL, TypiClust, ProbCover, VAAL, auto)."""
 from dataclasses import dataclass, field
 
 from ..hooks import EpochSnapshots, StepSnapshot, snapshot_plan
-from ..strategies import (BALSampler, PT4ALSampler, cod_sampling, coreset_sampling, ll4al_sampling, random_sampling,
+from ..strategies import (BALSampler, BudgetAwareSampler, PT4ALSampler, ProbCoverSampler, TypiClustSampler,
+                          VAALSampler, badge_sampling, bald_sampling, cod_sampling, coreset_sampling, entropy_sampling,
+                          least_confidence_sampling, ll4al_sampling, margin_sampling, random_sampling,
                           stconal_sampling, tod_sampling)
 
 
@@ -15,6 +18,7 @@ class StrategySpec:
     auxiliary: str = None
     reinit: bool = False
     per_trial: bool = False
+    dropout: float = 0.0
 
     def make_hooks(self, config=None):
         """``hooks`` holds hook classes (made with their defaults) and functions ``hook(config)``."""
@@ -48,6 +52,28 @@ def _pt4al_sampler(config, seed, cache_path):
                         random_state=seed)
 
 
+def _pretext_features(sampler_class):
+    """TypiClust / ProbCover on the rotation pretext's features, trained as many epochs as the task;
+    both read and write one cache per trial (``pretext-features_trialT.npz``), so they share it."""
+
+    def make(config, seed, cache_path):
+        cache = cache_path.with_name("pretext-features_" + cache_path.name.rpartition("_")[2])
+        return sampler_class(pretext_epochs=config.epochs, cache=cache, random_state=seed)
+
+    return make
+
+
+def _vaal_sampler(config, seed, cache_path):
+    """VAAL's scaled-down CPU default (:class:`VAALSampler`), its networks cached per trial."""
+    return VAALSampler(cache=cache_path.with_suffix(".pt"), random_state=seed)
+
+
+def _auto_sampler(config, seed, cache_path):
+    """TypiClust below 10 labels per class (sharing TypiClust's pretext cache), COD from there."""
+    return BudgetAwareSampler(low_budget=_pretext_features(TypiClustSampler)(config, seed, cache_path),
+                              random_state=seed)
+
+
 STRATEGIES = {
     "random": StrategySpec(random_sampling),
     "cod": StrategySpec(cod_sampling),
@@ -58,4 +84,13 @@ STRATEGIES = {
     "bal": StrategySpec(_bal_sampler, per_trial=True),
     "pt4al": StrategySpec(_pt4al_sampler, per_trial=True),
     "coreset": StrategySpec(coreset_sampling),
+    "entropy": StrategySpec(entropy_sampling),
+    "margin": StrategySpec(margin_sampling),
+    "least-confidence": StrategySpec(least_confidence_sampling),
+    "bald": StrategySpec(bald_sampling, dropout=0.3),
+    "badge": StrategySpec(badge_sampling),
+    "vaal": StrategySpec(_vaal_sampler, per_trial=True),
+    "typiclust": StrategySpec(_pretext_features(TypiClustSampler), per_trial=True),
+    "probcover": StrategySpec(_pretext_features(ProbCoverSampler), per_trial=True),
+    "auto": StrategySpec(_auto_sampler, per_trial=True),
 }

@@ -7,6 +7,7 @@ installed modAL's ``query`` unpacks that (0.4.2 and later). ``BALSampler``, ``PT
 ``TypiClustSampler`` and ``ProbCoverSampler`` are stateful: make one per trial (pool), it learns
 that pool on its first call. ``VAALSampler`` trains its VAE every call.
 """
+from .auto import BudgetAwareSampler
 from .badge import badge_sampling
 from .bal import BALSampler
 from .bald import bald_sampling
@@ -21,6 +22,7 @@ from .typiclust import TypiClustSampler
 from .uncertainty import entropy_sampling, least_confidence_sampling, margin_sampling
 from .vaal import VAALSampler
 
-__all__ = ["BALSampler", "PT4ALSampler", "ProbCoverSampler", "TypiClustSampler", "VAALSampler", "badge_sampling",
-           "bald_sampling", "cod_sampling", "coreset_sampling", "entropy_sampling", "least_confidence_sampling",
-           "ll4al_sampling", "margin_sampling", "random_sampling", "stconal_sampling", "tod_sampling"]
+__all__ = ["BALSampler", "BudgetAwareSampler", "PT4ALSampler", "ProbCoverSampler", "TypiClustSampler", "VAALSampler",
+           "badge_sampling", "bald_sampling", "cod_sampling", "coreset_sampling", "entropy_sampling",
+           "least_confidence_sampling", "ll4al_sampling", "margin_sampling", "random_sampling", "stconal_sampling",
+           "tod_sampling"]
