@@ -64,8 +64,9 @@ def _pretext_features(sampler_class):
 
 
 def _vaal_sampler(config, seed, cache_path):
-    """VAAL's scaled-down CPU default (:class:`VAALSampler`), its networks cached per trial."""
-    return VAALSampler(cache=cache_path.with_suffix(".pt"), random_state=seed)
+    """VAAL's scaled-down CPU default (:class:`VAALSampler`) with min(10, task epochs) epochs per query,
+    its networks cached per trial."""
+    return VAALSampler(epochs=min(10, config.epochs), cache=cache_path.with_suffix(".pt"), random_state=seed)
 
 
 def _auto_sampler(config, seed, cache_path):
