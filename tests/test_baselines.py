@@ -13,7 +13,7 @@ from tod_plugin.inference import score_pool
 from tod_plugin.models import MLP, SmallCNN
 from tod_plugin.scoring import (gradient_embedding, least_confidence, mutual_information, predicted_label_residual,
                                 predictive_entropy, probability_margin, typicality)
-from tod_plugin.strategies import (ProbCoverSampler, TypiClustSampler, VAALSampler, badge_sampling, bald_sampling,
+from tod_plugin.strategies import (BudgetAwareSampler, ProbCoverSampler, TypiClustSampler, VAALSampler, badge_sampling, bald_sampling,
                                    margin_sampling)
 from tod_plugin.strategies.badge import kmeans_pp_on_gradients
 from tod_plugin.strategies.bald import MCDropout
@@ -240,3 +240,20 @@ def test_vaal_needs_labeled_images(digits):
         VAALSampler(epochs=1)(net, digits.X_train[40:80], 2)
     with pytest.raises(ValueError, match="epochs"):
         VAALSampler(epochs=0)(net, digits.X_train[40:80], 2, X_labeled=digits.X_train[:40])
+
+
+# ---------------------------------------------------------------- budget-aware
+def test_budget_aware_sampler_switches_at_labels_per_class(digits):
+    X, y = digits.X_train, digits.y_train
+    learner = ActiveLearner(estimator=make_net(warm_start=True), X_training=X[:40], y_training=y[:40])
+    pool = X[40:140]
+    low = TypiClustSampler(pretext_epochs=1, random_state=0)
+    below = BudgetAwareSampler(low, labels_per_class=5)  # 40 labels < 5 x 10 classes
+    np.testing.assert_array_equal(indices(below(learner, pool, 3, random_state=0)),
+                                  indices(low(learner, pool, 3, random_state=0)))
+    assert below.last_choice_ == "TypiClustSampler"
+    above = BudgetAwareSampler(low, margin_sampling, labels_per_class=4)  # 40 labels = 4 x 10: switched
+    np.testing.assert_array_equal(indices(above(learner, pool, 3)), indices(margin_sampling(learner, pool, 3)))
+    assert above.last_choice_ == "margin_sampling"
+    with pytest.raises(ValueError, match="labels_per_class"):
+        BudgetAwareSampler(labels_per_class=-1)(learner, pool, 3)

@@ -13,7 +13,7 @@ import tod_plugin.strategies._common as common
 from tod_plugin.errors import ConfigError, MissingHookError
 from tod_plugin.hooks import EpochSnapshots, StepSnapshot
 import tod_plugin.strategies as strategies_package
-from tod_plugin.strategies import (BALSampler, PT4ALSampler, ProbCoverSampler, TypiClustSampler, VAALSampler,
+from tod_plugin.strategies import (BALSampler, BudgetAwareSampler, PT4ALSampler, ProbCoverSampler, TypiClustSampler, VAALSampler,
                                    badge_sampling, bald_sampling, cod_sampling, coreset_sampling, entropy_sampling,
                                    least_confidence_sampling, ll4al_sampling, margin_sampling, random_sampling,
                                    stconal_sampling, tod_sampling)
@@ -49,10 +49,19 @@ pt4al = fresh(PT4ALSampler, pretext_epochs=1)
 typiclust = fresh(TypiClustSampler, pretext_epochs=1)
 probcover = fresh(ProbCoverSampler, pretext_epochs=1)
 vaal = fresh(VAALSampler, epochs=1)
+
+
+def auto(classifier, X_pool, n_instances=1, *, random_state=None, **kwargs):
+    """The budget-aware sampler below its switch (60 labels < 10 per class x 10): a 1-epoch TypiClust."""
+    sampler = BudgetAwareSampler(TypiClustSampler(pretext_epochs=1, random_state=random_state))
+    return sampler(classifier, X_pool, n_instances, random_state=random_state, **kwargs)
+
+
+auto.__name__ = "BudgetAwareSampler"
 STRATEGIES = [random_sampling, cod_sampling, tod_sampling, ll4al_sampling, stconal_sampling, coreset_sampling, bal,
               pt4al, entropy_sampling, ascending(margin_sampling), least_confidence_sampling, bald_sampling,
-              badge_sampling, typiclust, probcover, vaal]
-NEEDS_LABELED_ROWS = {coreset_sampling, typiclust, probcover, vaal}
+              badge_sampling, typiclust, probcover, vaal, auto]
+NEEDS_LABELED_ROWS = {coreset_sampling, typiclust, probcover, vaal, auto}
 
 
 def test_every_exported_strategy_has_the_template_tests():
