@@ -13,10 +13,10 @@ import tod_plugin.strategies._common as common
 from tod_plugin.errors import ConfigError, MissingHookError
 from tod_plugin.hooks import EpochSnapshots, StepSnapshot
 import tod_plugin.strategies as strategies_package
-from tod_plugin.strategies import (BALSampler, BudgetAwareSampler, PT4ALSampler, ProbCoverSampler, TypiClustSampler, VAALSampler,
-                                   badge_sampling, bald_sampling, cod_sampling, coreset_sampling, entropy_sampling,
-                                   least_confidence_sampling, ll4al_sampling, margin_sampling, random_sampling,
-                                   stconal_sampling, tod_sampling)
+from tod_plugin.strategies import (BALSampler, BudgetAwareSampler, PT4ALSampler, ProbCoverSampler, TypiClustSampler,
+                                   VAALSampler, badge_sampling, bald_sampling, cod_sampling, coreset_sampling,
+                                   entropy_sampling, least_confidence_sampling, ll4al_sampling, margin_sampling,
+                                   random_sampling, stconal_sampling, tod_sampling)
 
 from conftest import indices, make_net
 

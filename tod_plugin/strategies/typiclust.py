@@ -64,7 +64,8 @@ class TypiClustSampler(FeatureSpaceSampler):
         sizes = np.bincount(clusters, minlength=n_clusters)
         labeled_counts = np.bincount(clusters[labeled], minlength=n_clusters)
         order = np.lexsort((np.arange(n_clusters), -sizes, labeled_counts))
-        order = np.concatenate([order[sizes[order] > self.min_cluster_size], order[sizes[order] <= self.min_cluster_size]])
+        large = sizes[order] > self.min_cluster_size
+        order = np.concatenate([order[large], order[~large]])
         available = np.ones(len(self.features_), dtype=bool)
         available[labeled] = False
         is_candidate = np.zeros(len(self.features_), dtype=bool)
