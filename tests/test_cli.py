@@ -65,6 +65,7 @@ def test_same_seed_same_results(tmp_path, capsys):
     (["--strategy", "cod,magic"], "unknown strategy 'magic'; choose from auto, badge, bal, bald, cod, coreset, "
                                   "entropy, least-confidence, ll4al, margin, probcover"),
     (["--dropout", "1.5"], "dropout must be a number in [0, 1)"),
+    (["--strategy", "bald", "--dropout", "0"], "strategy 'bald' needs dropout: give --dropout p"),
     (["--dataset", "mnist"], "unknown dataset 'mnist'"),
     (["--trials", "0"], "trials must be an int >= 1"),
     (["--initial", "abc"], "initial must be a positive int or a percentage"),

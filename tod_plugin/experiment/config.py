@@ -128,8 +128,15 @@ class RunConfig:
         if self.dropout is not None and (isinstance(self.dropout, bool) or not isinstance(self.dropout, numbers.Real)
                                          or not 0 <= self.dropout < 1):
             raise ConfigError(f"dropout must be a number in [0, 1) (or null: the strategy's), got {self.dropout!r}")
+        self._check_bald_dropout()
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+
+    def _check_bald_dropout(self):
+        for name in self.strategies:
+            if split_strategy(name)[0] == "bald" and not self.dropout_for(name):
+                raise ConfigError(f"strategy {name!r} needs dropout: give --dropout p with 0 < p < 1 "
+                                  "(or leave it out: 0.3)")
 
     def dropout_for(self, strategy):
         """The dropout before the classifier of the strategy's net: ``dropout``, else its own (BALD 0.3)."""

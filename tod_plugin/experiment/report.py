@@ -10,14 +10,14 @@ from .config import split_strategy
 from .presets import PRESETS
 from .strategies import STRATEGIES
 
-#: (what differs, how one strategy's net is trained, how to give them all the same) per protocol aspect
+#: (what differs, how one strategy's net is trained, how to give them all the same) per protocol aspect.
+#: An auxiliary loss is not among them: it shows in the strategy's name (cod+tod, ll4al) and is the
+#: point of such comparisons.
 PROTOCOL_ASPECTS = (
-    ("re-initialisation", lambda config, name, aux: "re-initialised every cycle" if _reinit(config, name)
+    ("re-initialisation", lambda config, name: "re-initialised every cycle" if _reinit(config, name)
      else "warm-started", "rerun them all with --reinit (or all with --no-reinit)"),
-    ("dropout before the classifier", lambda config, name, aux: f"dropout {_dropout(config, name):g}",
+    ("dropout before the classifier", lambda config, name: f"dropout {_dropout(config, name):g}",
      "rerun them all with the same --dropout (e.g. --dropout 0.3, as bald uses)"),
-    ("auxiliary loss", lambda config, name, aux: f"auxiliary loss {aux}",
-     "give each the same loss (NAME+ll4al, NAME+tod or --auxiliary)"),
 )
 
 
@@ -68,15 +68,14 @@ def _dropout(config, name):
 
 def protocol_warnings(runs):
     """One line per way in which the strategies of these runs were TRAINED differently (re-initialised
-    vs warm-started, dropout, auxiliary loss): their curves then differ in training as well as in
-    sampling. Each line says how to compare like with like."""
+    vs warm-started, dropout): their curves then differ in training as well as in sampling. Each
+    line says how to compare like with like."""
     protocols = defaultdict(lambda: defaultdict(set))  # aspect -> protocol -> strategies
-    for config, results in runs:
-        auxiliary = {r["strategy"]: r.get("auxiliary", "none") for r in results}
+    for config, _ in runs:
         for name in config.get("strategies", ()):
             if split_strategy(name)[0] in STRATEGIES:
                 for aspect, protocol, _ in PROTOCOL_ASPECTS:
-                    protocols[aspect][protocol(config, name, auxiliary.get(name, "none"))].add(name)
+                    protocols[aspect][protocol(config, name)].add(name)
     lines = []
     for aspect, _, fix in PROTOCOL_ASPECTS:
         if len(protocols[aspect]) > 1:
