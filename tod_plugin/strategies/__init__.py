@@ -4,8 +4,8 @@ Signature: ``strategy(classifier, X_pool, n_instances=1, *, subset=None, random_
 where ``classifier`` is a modAL learner, an ``ALNetClassifier`` or a ``Pipeline`` ending in one.
 They return indices into ``X_pool``, best first (modAL 0.4.1), or ``(indices, scores)`` where the
 installed modAL's ``query`` unpacks that (0.4.2 and later). ``BALSampler``, ``PT4ALSampler``,
-``TypiClustSampler`` and ``ProbCoverSampler`` are stateful: make one per trial (pool), it learns
-that pool on its first call. ``VAALSampler`` trains its VAE every call.
+``TypiClustSampler``, ``ProbCoverSampler`` and ``BudgetAwareSampler`` are stateful: make one per
+trial (pool), it learns that pool on its first call. ``VAALSampler`` trains its VAE every call.
 """
 from .auto import BudgetAwareSampler
 from .badge import badge_sampling
