@@ -11,6 +11,10 @@ in a later cycle their window of the pool order (window / pool). The rows the ne
 during one query are counted too (``seen``, in pool-sized passes): below the need when COD reuses
 the reference outputs of an earlier query. BAL and PT4AL are also timed choosing the initial set, which
 trains the rotation pretext network (``--pretext-epochs``) once per trial: no target applies there.
+Entropy, margin and least confidence need 1 pass, BADGE 1 (features and logits from one pass, then
+k-means++ seeding), BALD ``n_samples`` (20 MC-dropout passes, on a net with ``module__dropout=0.3``).
+VAAL trains its VAE and discriminator every query (no target); TypiClust and ProbCover train the
+pretext network at their first query and later only cluster / cover cached features (0 passes).
 """
 import argparse
 import statistics
@@ -24,8 +28,10 @@ from tod_plugin import ALNetClassifier
 from tod_plugin.data import load_dataset
 from tod_plugin.hooks import EpochSnapshots, StepSnapshot, snapshot_plan
 from tod_plugin.models import SmallCNN
-from tod_plugin.strategies import (BALSampler, PT4ALSampler, cod_sampling, coreset_sampling, ll4al_sampling,
-                                   random_sampling, stconal_sampling, tod_sampling)
+from tod_plugin.strategies import (BALSampler, PT4ALSampler, ProbCoverSampler, TypiClustSampler, VAALSampler,
+                                   badge_sampling, bald_sampling, cod_sampling, coreset_sampling, entropy_sampling,
+                                   least_confidence_sampling, ll4al_sampling, margin_sampling, random_sampling,
+                                   stconal_sampling, tod_sampling)
 
 
 def rows_seen(query):
@@ -56,12 +62,12 @@ def median_time(fn, repeats, sync):
     return statistics.median(times)
 
 
-def fitted_learner(dataset, labeled, device, epochs, auxiliary="none"):
+def fitted_learner(dataset, labeled, device, epochs, auxiliary="none", dropout=0.0):
     X, y = dataset.X_train, dataset.y_train
     net = ALNetClassifier(SmallCNN, module__in_channels=dataset.in_channels, module__num_classes=dataset.n_classes,
                           classes=np.arange(dataset.n_classes), max_epochs=epochs, random_state=0, device=device,
                           normalize=(dataset.mean, dataset.std), crop_padding=dataset.crop_padding,
-                          auxiliary=auxiliary, warm_start=True,
+                          auxiliary=auxiliary, warm_start=True, module__dropout=dropout,
                           callbacks=[StepSnapshot(), EpochSnapshots(*snapshot_plan(epochs))])
     return ActiveLearner(estimator=net, X_training=X[labeled], y_training=y[labeled])
 
@@ -81,16 +87,23 @@ def main():
     pool = dataset.X_train[np.setdiff1d(np.arange(n), labeled)]
     learner = fitted_learner(dataset, labeled, args.device, args.epochs)
     ll4al_learner = fitted_learner(dataset, labeled, args.device, args.epochs, auxiliary="ll4al")
+    dropout_learner = fitted_learner(dataset, labeled, args.device, args.epochs, dropout=0.3)
     sync = torch.cuda.synchronize if str(args.device).startswith("cuda") else (lambda: None)
     b = args.query_size
 
+    def first_call(sampler):
+        """BAL / PT4AL choose the initial set; the others' first call is a query (both train the pretext)."""
+        return getattr(sampler, "initial_indices", sampler)
+
     def fitted_sampler(cls):
         sampler = cls(pretext_epochs=args.pretext_epochs, random_state=0)
-        sampler.initial_indices(learner, pool, b)  # cycle 0 trains the pretext network; later cycles score a window
+        first_call(sampler)(learner, pool, b)  # trains the pretext network; later cycles score a window
         return sampler
 
+    typiclust, probcover = fitted_sampler(TypiClustSampler), fitted_sampler(ProbCoverSampler)
+
     def first_query(cls):
-        return lambda: cls(pretext_epochs=args.pretext_epochs, random_state=0).initial_indices(learner, pool, b)
+        return lambda: first_call(cls(pretext_epochs=args.pretext_epochs, random_state=0))(learner, pool, b)
 
     def later_query(sampler):
         def query():
@@ -107,13 +120,25 @@ def main():
         "coreset": lambda: coreset_sampling(learner, pool, b),
         "bal (later cycle)": later_query(fitted_sampler(BALSampler)),
         "pt4al (later cycle)": later_query(fitted_sampler(PT4ALSampler)),
+        "entropy": lambda: entropy_sampling(learner, pool, b),
+        "margin": lambda: margin_sampling(learner, pool, b),
+        "least-confidence": lambda: least_confidence_sampling(learner, pool, b),
+        "badge": lambda: badge_sampling(learner, pool, b, random_state=0),
+        "bald (20 MC-dropout samples)": lambda: bald_sampling(dropout_learner, pool, b, random_state=0),
+        "typiclust (later query)": lambda: typiclust(learner, pool, b, random_state=0),
+        "probcover (later query)": lambda: probcover(learner, pool, b, random_state=0),
         "bal (initial set, pretext training)": first_query(BALSampler),
         "pt4al (initial set, pretext training)": first_query(PT4ALSampler),
+        "typiclust (first query, pretext training)": first_query(TypiClustSampler),
+        "probcover (first query, pretext training)": first_query(ProbCoverSampler),
+        "vaal (first query, trains VAE + D: 10 epochs)": lambda: VAALSampler(random_state=0)(learner, pool, b),
     }
     n_pool, n_students = len(pool), len(learner.estimator.hook(EpochSnapshots).students_)
     needed = {"random": 0, "cod": 2, "tod": 2, "ll4al": 1, "stconal": 1 + n_students,
-              "coreset": 1 + len(labeled) / n_pool}
-    for fn in (lambda: learner.predict_proba(pool), *queries.values()):  # warm-up
+              "coreset": 1 + len(labeled) / n_pool, "entropy": 1, "margin": 1, "least-confidence": 1, "badge": 1,
+              "bald (20 MC-dropout samples)": 20}
+    warm_up = [fn for name, fn in queries.items() if "first query" not in name]  # those train for minutes
+    for fn in (lambda: learner.predict_proba(pool), *warm_up):
         fn()
     print(f"device {args.device}, pool {n_pool}, query size {b}, {torch.get_num_threads()} threads, "
           f"median of {args.repeats}")
@@ -121,7 +146,7 @@ def main():
     for name, query in queries.items():
         repeats = 1 if "initial set" in name else args.repeats
         seen = rows_seen(query) / n_pool
-        passes = needed.get(name, seen)  # BAL / PT4AL: the window they score
+        passes = needed.get(name, seen)  # BAL / PT4AL: the window they score; TypiClust / ProbCover: 0
         reference = median_time(lambda: learner.predict_proba(pool), args.repeats, sync)
         cost = median_time(query, repeats, sync)
         ratio = f"{cost / reference / passes:6.2f}" if passes and "initial set" not in name else "     -"

@@ -49,9 +49,10 @@ def _check_milestones(ctx, settings, resume):
               help="caltech101[-keep-aspect], caltech256, imagefolder: side of the images stored at load time "
               "(default 224).")
 @click.option("--strategy", "strategies", default="cod,random", callback=_comma_list,
-              help="Comma list of strategies: cod, tod, ll4al, stconal, stconal-ema, bal, pt4al, coreset, random; "
-              "NAME+tod or NAME+ll4al trains that strategy's net with an auxiliary loss (e.g. cod+tod). bal and "
-              "pt4al choose their own initial set (as their references); the others share a random one.")
+              help="Comma list of strategies: cod, tod, ll4al, stconal, stconal-ema, bal, pt4al, coreset, entropy, "
+              "margin, least-confidence, bald, badge, vaal, typiclust, probcover, random, or auto (TypiClust below "
+              "10 labels per class, then COD); NAME+tod or NAME+ll4al trains that strategy's net with an "
+              "auxiliary loss (e.g. cod+tod).")
 @click.option("--trials", default=3, type=int, help="Independent repetitions (seed, seed+1, ...).")
 @click.option("--cycles", default=6, type=int, help="Query cycles after the initial fit.")
 @click.option("--initial", default="10%", help="Initial labeled set: a count or a percentage of the pool.")
@@ -70,7 +71,7 @@ def _check_milestones(ctx, settings, resume):
               "consistency) or ll4al (loss prediction); the ll4al strategy always trains with ll4al.")
 @click.option("--aux-weight", default=None, type=float,
               help="lambda of the auxiliary loss (default: the dataset's TOD weight, 0.02; 1.0 for ll4al).")
-@click.option("--beta", default=1.2, type=float, help="BAL balance factor: window length / window stride.")
+@click.option("--beta", default=1.2, type=float, help="BAL balance factor: window length / per-cycle budget.")
 @click.option("--bal-stride", default=None,
               help="BAL window stride (the reference's --addendum): a count or a percentage of the pool "
               "(default: the query size).")
@@ -79,6 +80,8 @@ def _check_milestones(ctx, settings, resume):
               "still drops at epochs 30, 60, 90).")
 @click.option("--first-cycle", default="highest",
               help="COD's pick while its reference is the untrained net: highest, or lowest as the TOD reference code.")
+@click.option("--dropout", default=None, type=float,
+              help="Dropout before the classifier for every strategy's net (default: 0.3 for bald, none otherwise).")
 @click.option("--reinit/--no-reinit", default=None,
               help="Re-initialise the net every cycle (default: yes for stconal and stconal-ema, no for the others).")
 @click.option("--lr-schedule", default="multistep",

@@ -36,6 +36,21 @@ def test_run_writes_the_run_folder(tmp_path, capsys):
     assert "labels" in stdout and "+-" in stdout
 
 
+def test_baselines_and_low_budget_strategies_run_from_the_cli(tmp_path, capsys):
+    out = tmp_path / "run"
+    strategies = "entropy,margin,least-confidence,bald,badge,vaal,typiclust,probcover,auto"
+    code, _, _ = run_cli(["run", "--out", str(out), "--strategy", strategies, *TINY[2:], "--trials", "1"], capsys)
+    assert code == 0
+    results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert {r["strategy"] for r in results} == set(strategies.split(","))
+    assert all(len([r for r in results if r["strategy"] == s]) == 3 for s in strategies.split(","))
+    # TypiClust, ProbCover and auto share one pretext network per trial; VAAL keeps its last networks
+    assert sorted(p.name for p in (out / "cache").iterdir()) == ["pretext-features_trial0.npz", "vaal_trial0.pt"]
+    queries = [json.loads(line) for line in (out / "queries.jsonl").read_text().splitlines()]
+    picked = {q["strategy"]: q["indices"] for q in queries if q["cycle"] == 1}
+    assert picked["auto"] == picked["typiclust"]  # 30 labels < 10 per class: auto is TypiClust here
+
+
 def test_same_seed_same_results(tmp_path, capsys):
     runs = []
     for name in ("a", "b"):
@@ -47,8 +62,10 @@ def test_same_seed_same_results(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--strategy", "cod,magic"], "unknown strategy 'magic'; choose from bal, cod, coreset, ll4al, pt4al, random, "
-                                  "stconal, stconal-ema, tod"),
+    (["--strategy", "cod,magic"], "unknown strategy 'magic'; choose from auto, badge, bal, bald, cod, coreset, "
+                                  "entropy, least-confidence, ll4al, margin, probcover"),
+    (["--dropout", "1.5"], "dropout must be a number in [0, 1)"),
+    (["--strategy", "bald", "--dropout", "0"], "strategy 'bald' needs dropout: give --dropout p"),
     (["--dataset", "mnist"], "unknown dataset 'mnist'"),
     (["--trials", "0"], "trials must be an int >= 1"),
     (["--initial", "abc"], "initial must be a positive int or a percentage"),

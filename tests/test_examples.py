@@ -12,6 +12,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
     ("pipeline.py", {"epochs": 2, "cycles": 1, "query_size": 5}),
     ("label_folder.py", {"epochs": 2, "rounds": 2, "n": 10, "pool": 100}),
     ("bal_modal.py", {"epochs": 1, "cycles": 2, "query_size": 5, "pretext_epochs": 1}),
+    ("low_budget.py", {"epochs": 1, "cycles": 1, "query_size": 5}),
 ])
 def test_example_runs(script, kwargs):
     main = runpy.run_path(str(EXAMPLES / script))["main"]

@@ -65,3 +65,29 @@ def test_report_of_a_non_run_folder(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["report", str(tmp_path)])
     assert exit_info.value.code == 2 and "is not a run folder" in capsys.readouterr().err
+
+
+def fake_run(strategies, accuracies, **settings):
+    """A (config, results) pair as read_runs gives it: one trial, labels 10 and 20."""
+    results = [{"strategy": name, "trial": 0, "cycle": cycle, "n_labeled": 10 * (cycle + 1), "accuracy": acc,
+                "auxiliary": "none"} for name, accs in zip(strategies, accuracies) for cycle, acc in enumerate(accs)]
+    return {"strategies": list(strategies), **settings}, results
+
+
+def test_report_warns_when_strategies_were_trained_differently():
+    mixed = markdown_report([fake_run(["stconal", "random"], [[0.5, 0.6], [0.5, 0.7]], reinit=None)])
+    assert "warning: the strategies were trained with a different re-initialisation (re-initialised every " \
+           "cycle: stconal; warm-started: random)" in mixed and "--reinit" in mixed
+    same = markdown_report([fake_run(["stconal", "random"], [[0.5, 0.6], [0.5, 0.7]], reinit=True)])
+    assert "warning" not in same
+    dropout = markdown_report([fake_run(["bald", "entropy"], [[0.5, 0.6], [0.5, 0.7]], reinit=None)])
+    assert "dropout 0.3: bald" in dropout and "--dropout" in dropout
+    assert "warning" not in markdown_report([fake_run(["bald", "entropy"], [[0.5, 0.6]] * 2, dropout=0.3)])
+
+
+def test_report_ranks_the_strategies_by_auc_against_random():
+    text = markdown_report([fake_run(["cod", "random", "margin"], [[0.5, 0.7], [0.5, 0.6], [0.4, 0.5]])])
+    table = text.split("### Area under the curve, ranked")[1]
+    assert "| 1 | cod | 60.00 +- 0.00 | +5.00 | 1 |" in table
+    assert "| 2 | random | 55.00 +- 0.00 | +0.00 | 1 |" in table
+    assert "| 3 | margin | 45.00 +- 0.00 | -10.00 | 1 |" in table

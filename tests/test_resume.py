@@ -261,3 +261,18 @@ def test_a_folder_without_a_data_fingerprint_resumes_in_place_only(tmp_path, cap
     assert code == 2 and "does not record its data's SHA-256" in err
     assert run_tod_al(capsys, "--resume", str(out))[0] == 0
     assert json.loads((out / "config.json").read_text())["dataset_sha256"] == fingerprint
+
+
+def test_resume_reuses_the_cached_vaal_networks_and_pretext_features(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["--trials", "1", "--cycles", "2", "--epochs", "1", "--initial", "20", "--query-size", "10",
+            "--strategy", "vaal,typiclust", "--device", "cpu", "--quiet"]
+    assert run_tod_al(capsys, "--out", str(out), *args)[0] == 0
+    expected = comparable(out)
+    caches = {p.name: p.stat().st_mtime_ns for p in (out / "cache").iterdir()}
+    assert set(caches) == {"vaal_trial0.pt", "pretext-features_trial0.npz"}
+    for strategy in ("vaal", "typiclust"):  # as if killed after the last query, before its checkpoint
+        (out / "checkpoints" / f"{strategy}_trial0_cycle0002.ckpt").unlink()
+    assert run_tod_al(capsys, "--resume", str(out), "--quiet")[0] == 0
+    assert comparable(out) == expected
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "cache").iterdir()} == caches  # nothing trained again

@@ -5,14 +5,17 @@ import warnings
 import numpy as np
 import pytest
 from modAL.models import ActiveLearner
-from modAL.uncertainty import entropy_sampling, margin_sampling, uncertainty_sampling
+from modAL import uncertainty as modal_uncertainty
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 import tod_plugin.strategies._common as common
 from tod_plugin.errors import ConfigError, MissingHookError
 from tod_plugin.hooks import EpochSnapshots, StepSnapshot
-from tod_plugin.strategies import (BALSampler, PT4ALSampler, cod_sampling, coreset_sampling, ll4al_sampling,
+import tod_plugin.strategies as strategies_package
+from tod_plugin.strategies import (BALSampler, BudgetAwareSampler, PT4ALSampler, ProbCoverSampler, TypiClustSampler,
+                                   VAALSampler, badge_sampling, bald_sampling, cod_sampling, coreset_sampling,
+                                   entropy_sampling, least_confidence_sampling, ll4al_sampling, margin_sampling,
                                    random_sampling, stconal_sampling, tod_sampling)
 
 from conftest import indices, make_net
@@ -30,20 +33,52 @@ def fresh(sampler_class, ascending=False, **params):
     return query
 
 
+def ascending(strategy):
+    """``strategy`` marked as returning its scores smallest first (margins)."""
+
+    def query(*args, **kwargs):
+        return strategy(*args, **kwargs)
+
+    query.__name__ = strategy.__name__
+    query.scores_ascending = True
+    return query
+
+
 bal = fresh(BALSampler, ascending=True, pretext_epochs=1)
 pt4al = fresh(PT4ALSampler, pretext_epochs=1)
+typiclust = fresh(TypiClustSampler, pretext_epochs=1)
+probcover = fresh(ProbCoverSampler, pretext_epochs=1)
+vaal = fresh(VAALSampler, epochs=1)
+
+
+def auto(classifier, X_pool, n_instances=1, *, random_state=None, **kwargs):
+    """The budget-aware sampler below its switch (60 labels < 10 per class x 10): a 1-epoch TypiClust."""
+    sampler = BudgetAwareSampler(TypiClustSampler(pretext_epochs=1, random_state=random_state))
+    return sampler(classifier, X_pool, n_instances, random_state=random_state, **kwargs)
+
+
+auto.__name__ = "BudgetAwareSampler"
 STRATEGIES = [random_sampling, cod_sampling, tod_sampling, ll4al_sampling, stconal_sampling, coreset_sampling, bal,
-              pt4al]
+              pt4al, entropy_sampling, ascending(margin_sampling), least_confidence_sampling, bald_sampling,
+              badge_sampling, typiclust, probcover, vaal, auto]
+NEEDS_LABELED_ROWS = {coreset_sampling, typiclust, probcover, vaal, auto}
+
+
+def test_every_exported_strategy_has_the_template_tests():
+    covered = {getattr(s, "__name__", None) for s in STRATEGIES}
+    exported = set(strategies_package.__all__)
+    assert exported <= covered, f"no template tests for {sorted(exported - covered)}"
 
 
 def template_net(**overrides):
     """A net trained with what every strategy needs: the hooks and LL4AL's loss-prediction module."""
-    return make_net(auxiliary="ll4al", callbacks=[StepSnapshot(), EpochSnapshots(start=1, every=1)], **overrides)
+    return make_net(auxiliary="ll4al", callbacks=[StepSnapshot(), EpochSnapshots(start=1, every=1)],
+                    module__dropout=0.3, **overrides)
 
 
 def labeled_kwargs(strategy, learner):
     """What a bare net or a Pipeline needs to answer as the learner does (Core-Set's labeled set)."""
-    return {"X_labeled": learner.X_training} if strategy is coreset_sampling else {}
+    return {"X_labeled": learner.X_training} if strategy in NEEDS_LABELED_ROWS else {}
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +201,9 @@ def test_accepts_net_learner_and_pipeline(fitted, strategy):
     np.testing.assert_array_equal(indices(strategy(pipe, pool, 4, random_state=3, **extra)), by_learner)
 
 
-@pytest.mark.parametrize("strategy", [cod_sampling, tod_sampling, ll4al_sampling, stconal_sampling, coreset_sampling])
+@pytest.mark.parametrize("strategy", [cod_sampling, tod_sampling, ll4al_sampling, stconal_sampling, coreset_sampling,
+                                      entropy_sampling, margin_sampling, least_confidence_sampling, bald_sampling,
+                                      badge_sampling, vaal])
 def test_unfitted_classifier(strategy, digits):
     with pytest.raises(ConfigError, match="not fitted"):
         strategy(make_net(), digits.X_train[:10], 1)
@@ -238,7 +275,8 @@ def test_random_sampling_is_uniform(digits):
     np.testing.assert_allclose(counts / 2000, 3 / 20, atol=0.03)
 
 
-@pytest.mark.parametrize("modal_strategy", [uncertainty_sampling, margin_sampling, entropy_sampling])
+@pytest.mark.parametrize("modal_strategy", [modal_uncertainty.uncertainty_sampling, modal_uncertainty.margin_sampling,
+                                            modal_uncertainty.entropy_sampling])
 def test_modal_own_strategies_work_with_the_net(digits, modal_strategy):
     X, y = digits.X_train, digits.y_train
     learner = ActiveLearner(estimator=make_net(max_epochs=1), query_strategy=modal_strategy,

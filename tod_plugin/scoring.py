@@ -82,3 +82,91 @@ def cluster_distance_difference(features, centroids):
     distances = torch.cdist(features, centroids.to(features.dtype), compute_mode="donot_use_mm_for_euclid_dist")
     nearest = distances.topk(2, dim=1, largest=False).values
     return nearest[:, 1] - nearest[:, 0]
+
+
+# ---------------------------------------------------------------- uncertainty, BALD, BADGE, TypiClust
+@same_kind
+def predictive_entropy(logits):
+    """Entropy of the prediction: H(p) = -sum_c p_c log p_c, p = softmax(z) (0 log 0 = 0).
+
+    Shannon's entropy as the uncertainty of a classifier (Settles, "Active Learning Literature
+    Survey", 2009). Logits are (N, C); returns (N,) in float32, in nats, between 0 and log C.
+    """
+    log_p = torch.log_softmax(logits.float(), dim=-1)
+    return -(log_p.exp() * log_p).nan_to_num(0.0).sum(dim=-1)
+
+
+@same_kind
+def probability_margin(logits):
+    """Margin: p_(1) - p_(2), the gap between the two largest of p = softmax(z) (small = uncertain).
+
+    Scheffer et al., "Active Hidden Markov Models for Information Extraction", IDA 2001.
+    Logits are (N, C) with C >= 2; returns (N,) in float32, in [0, 1].
+    """
+    top2 = torch.softmax(logits.float(), dim=-1).topk(2, dim=-1).values
+    return top2[..., 0] - top2[..., 1]
+
+
+@same_kind
+def least_confidence(logits):
+    """Least confidence: 1 - max_c p_c, p = softmax(z) (Lewis & Gale, SIGIR 1994).
+
+    Logits are (N, C); returns (N,) in float32, in [0, 1 - 1/C].
+    """
+    return 1.0 - torch.softmax(logits.float(), dim=-1).amax(dim=-1)
+
+
+MI_ROUNDING = 1e-6
+
+
+@same_kind
+def mutual_information(logits):
+    """BALD: I(x) = H(mean_t p_t) - mean_t H(p_t), the information between the prediction and the weights.
+
+    Houlsby et al., "Bayesian Active Learning for Classification and Preference Learning", 2011;
+    Gal, Islam, Ghahramani, "Deep Bayesian Active Learning with Image Data", ICML 2017. ``logits``
+    are (N, T, C): T stochastic (MC dropout) passes; p_t = softmax(z_t). Returns (N,) float32 >= 0;
+    T identical passes give 0: values under ``MI_ROUNDING`` nats (what float32 rounding of equal
+    passes computed at different rows of a batch leaves) are reported as 0.
+    """
+    log_p = torch.log_softmax(logits.float(), dim=-1)
+    p = log_p.exp()
+    mean_p = p.mean(dim=1)
+    entropy_of_mean = -(mean_p * mean_p.clamp_min(torch.finfo(mean_p.dtype).tiny).log()).sum(dim=-1)
+    mean_entropy = -(p * log_p).nan_to_num(0.0).sum(dim=-1).mean(dim=1)
+    information = entropy_of_mean - mean_entropy
+    return torch.where(information < MI_ROUNDING, torch.zeros_like(information), information)
+
+
+@same_kind
+def predicted_label_residual(logits):
+    """BADGE's class factor: p - e_y^, y^ = argmax p, p = softmax(z). Logits (N, C); returns (N, C) float32.
+
+    The gradient of CE(z, y^) with respect to the logits; see :func:`gradient_embedding`.
+    """
+    p = torch.softmax(logits.float(), dim=-1)
+    return p - torch.nn.functional.one_hot(p.argmax(dim=-1), p.shape[-1]).to(p.dtype)
+
+
+@same_kind
+def gradient_embedding(logits, features):
+    """BADGE's gradient embedding g(x) = (p - e_y^) ⊗ h, flattened to (N, C * D) float32.
+
+    Ash et al., "Deep Batch Active Learning by Diverse, Uncertain Gradient Lower Bounds", ICLR 2020:
+    the gradient of CE(W h + b, y^) with respect to the last layer's weights W (C, D), y^ the
+    predicted label, h the penultimate features (N, D). ||g||^2 = ||p - e||^2 ||h||^2 and
+    <g, g'> = <p - e, p' - e'> <h, h'>, so BADGE's sampler never forms g; this is for checking.
+    """
+    residual = predicted_label_residual(logits)
+    return (residual[:, :, None] * features.float()[:, None, :]).flatten(1)
+
+
+@same_kind
+def typicality(neighbour_distances):
+    """TypiClust's typicality: ( (1/k) sum_{x' in kNN(x)} ||f(x) - f(x')|| )^(-1).
+
+    Hacohen, Dekel, Weinshall, "Active Learning on a Budget: Opposite Strategies Suit High and Low
+    Budgets", ICML 2022. ``neighbour_distances`` is (N, k), the distances to the k nearest other
+    points; returns (N,) float64 (a point whose k neighbours coincide with it gets inf).
+    """
+    return 1.0 / neighbour_distances.double().mean(dim=-1)

@@ -83,6 +83,7 @@ class RunConfig:
     bal_stride: object = None
     pretext_epochs: object = None
     first_cycle: str = "highest"
+    dropout: object = None
 
     def validate(self):
         """Raise :class:`ConfigError` naming the first bad setting and what is accepted."""
@@ -134,11 +135,16 @@ class RunConfig:
 
     def _validate_sampling_protocol(self):
         """``beta``: BAL's balance factor (> 0); ``reinit``: None (each strategy's protocol: ST-CoNAL
-        re-initialises, the others continue training) or a bool for all; ``lr_schedule``: see
+        re-initialises, the others continue training) or a bool for all; ``dropout``: None (each
+        strategy's: BALD 0.3, others none) or p in [0, 1) for all; ``lr_schedule``: see
         ``tod_plugin.lr_schedules``."""
         check_number(self.beta, "beta", low=0, low_open=True)
         if self.reinit not in (None, True, False):
             raise ConfigError(f"reinit must be true, false or null (the strategy's protocol), got {self.reinit!r}")
+        if self.dropout is not None and (isinstance(self.dropout, bool) or not isinstance(self.dropout, numbers.Real)
+                                         or not 0 <= self.dropout < 1):
+            raise ConfigError(f"dropout must be a number in [0, 1) (or null: the strategy's), got {self.dropout!r}")
+        self._check_bald_dropout()
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
 
@@ -156,6 +162,15 @@ class RunConfig:
     def bal_stride_for(self, n_pool):
         """BAL's window stride as a count for a pool of ``n_pool`` (None: each query's size)."""
         return None if self.bal_stride is None else resolve_budget(self.bal_stride, n_pool)
+    def _check_bald_dropout(self):
+        for name in self.strategies:
+            if split_strategy(name)[0] == "bald" and not self.dropout_for(name):
+                raise ConfigError(f"strategy {name!r} needs dropout: give --dropout p with 0 < p < 1 "
+                                  "(or leave it out: 0.3)")
+
+    def dropout_for(self, strategy):
+        """The dropout before the classifier of the strategy's net: ``dropout``, else its own (BALD 0.3)."""
+        return STRATEGIES[split_strategy(strategy)[0]].dropout if self.dropout is None else float(self.dropout)
 
     def reinit_for(self, strategy):
         """Whether the strategy's net is re-initialised every cycle: ``reinit``, else its protocol's default."""

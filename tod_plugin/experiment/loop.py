@@ -29,12 +29,16 @@ from .store import RunStore
 from .strategies import STRATEGIES
 
 
-def model_options(config):
-    """Module keyword arguments from the settings: the ImageNet weights file of resnet18-imagenet."""
-    return {"module__pretrained": config.pretrained} if config.pretrained is not None else {}
+def model_options(config, strategy=None):
+    """Module keyword arguments from the settings: the ImageNet weights file of resnet18-imagenet and
+    the dropout before the classifier (``--dropout``, else the strategy's: 0.3 for BALD, none otherwise)."""
+    options = {"module__pretrained": config.pretrained} if config.pretrained is not None else {}
+    dropout = config.dropout_for(strategy) if strategy is not None else 0.0
+    return {**options, "module__dropout": dropout} if dropout else options
 
 
-def build_net(config, dataset, seed, hooks=(), progress_callbacks=(), auxiliary=("none", None), warm_start=True):
+def build_net(config, dataset, seed, hooks=(), progress_callbacks=(), auxiliary=("none", None), warm_start=True,
+              strategy=None):
     aux_name, aux_weight = auxiliary
     schedule = lr_scheduler(config.lr_schedule, config.epochs, config.milestones, *snapshot_plan(config.epochs))
     if aux_name == "tod":
@@ -43,7 +47,7 @@ def build_net(config, dataset, seed, hooks=(), progress_callbacks=(), auxiliary=
         MODELS[config.model],
         module__in_channels=dataset.in_channels,
         module__num_classes=dataset.n_classes,
-        **model_options(config),
+        **model_options(config, strategy),
         classes=np.arange(dataset.n_classes),
         max_epochs=config.epochs,
         lr=config.lr,
@@ -156,7 +160,7 @@ def new_learner(config, dataset, root, name, trial, progress_callbacks=()):
     spec = STRATEGIES[split_strategy(name)[0]]
     seed = config.seed + trial
     net = build_net(config, dataset, seed, spec.make_hooks(config), progress_callbacks, config.auxiliary_for(name),
-                    warm_start=not config.reinit_for(name))
+                    warm_start=not config.reinit_for(name), strategy=name)
     query = spec.make_query(config, seed, root / "cache" / f"{name}_trial{trial}.npz", len(dataset.X_train))
     return ActiveLearner(estimator=net, query_strategy=query)
 

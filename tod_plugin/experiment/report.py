@@ -6,7 +6,19 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from .config import split_strategy
 from .presets import PRESETS
+from .strategies import STRATEGIES
+
+#: (what differs, how one strategy's net is trained, how to give them all the same) per protocol aspect.
+#: An auxiliary loss is not among them: it shows in the strategy's name (cod+tod, ll4al) and is the
+#: point of such comparisons.
+PROTOCOL_ASPECTS = (
+    ("re-initialisation", lambda config, name: "re-initialised every cycle" if _reinit(config, name)
+     else "warm-started", "rerun them all with --reinit (or all with --no-reinit)"),
+    ("dropout before the classifier", lambda config, name: f"dropout {_dropout(config, name):g}",
+     "rerun them all with the same --dropout (e.g. --dropout 0.3, as bald uses)"),
+)
 
 
 def read_runs(folders):
@@ -76,14 +88,58 @@ def per_trial_auc(results):
     return auc
 
 
+def _reinit(config, name):
+    return STRATEGIES[split_strategy(name)[0]].reinit if config.get("reinit") is None else bool(config["reinit"])
+
+
+def _dropout(config, name):
+    return STRATEGIES[split_strategy(name)[0]].dropout if config.get("dropout") is None else config["dropout"]
+
+
+def protocol_warnings(runs):
+    """One line per way in which the strategies of these runs were TRAINED differently (re-initialised
+    vs warm-started, dropout): their curves then differ in training as well as in sampling. Each
+    line says how to compare like with like."""
+    protocols = defaultdict(lambda: defaultdict(set))  # aspect -> protocol -> strategies
+    for config, _ in runs:
+        for name in config.get("strategies", ()):
+            if split_strategy(name)[0] in STRATEGIES:
+                for aspect, protocol, _ in PROTOCOL_ASPECTS:
+                    protocols[aspect][protocol(config, name)].add(name)
+    lines = []
+    for aspect, _, fix in PROTOCOL_ASPECTS:
+        if len(protocols[aspect]) > 1:
+            groups = "; ".join(f"{protocol}: {', '.join(sorted(names))}"
+                               for protocol, names in sorted(protocols[aspect].items()))
+            lines.append(f"warning: the strategies were trained with a different {aspect} ({groups}), so their "
+                         f"curves differ in training as well as in sampling; to compare like with like, {fix}.")
+    return lines
+
+
+def auc_ranking(results):
+    """Markdown table: every strategy's AUC (mean +- std over trials, %), its difference to random's
+    mean and its rank (1 = best mean AUC); strategies sorted by rank."""
+    auc = {name: 100 * np.asarray(values) for name, values in per_trial_auc(results).items()}
+    ranked = sorted(auc, key=lambda name: -auc[name].mean())
+    random_mean = auc["random"].mean() if "random" in auc else None
+    lines = ["| rank | strategy | AUC % (mean +- std) | vs random (points) | trials |", "|---|---|---|---|---|"]
+    for rank, name in enumerate(ranked, 1):
+        versus = "" if random_mean is None else f"{auc[name].mean() - random_mean:+.2f}"
+        lines.append(f"| {rank} | {name} | {auc[name].mean():.2f} +- {auc[name].std():.2f} | {versus} | "
+                     f"{len(auc[name])} |")
+    return "\n".join(lines)
+
+
 def markdown_report(runs):
     """One markdown table per strategy: cycle, labels, mean +- std accuracy (%), and the paper's number
-    where every run used the same preset that reports this strategy; then the AUC line."""
+    where every run used the same preset that reports this strategy; then the AUC line. First the
+    :func:`protocol_warnings`, last the :func:`auc_ranking` of all strategies."""
     results = [r for _, rs in runs for r in rs]
     presets = {config.get("preset") for config, _ in runs}
     preset = PRESETS.get(presets.pop()) if len(presets) == 1 else None
     auc = per_trial_auc(results)
-    lines = []
+    lines = [f"> {warning}" for warning in protocol_warnings(runs)]
+    lines += [""] if lines else []
     by_strategy = defaultdict(lambda: defaultdict(list))
     for r in results:
         by_strategy[r["strategy"]][(r["cycle"], r["n_labeled"])].append(100 * r["accuracy"])
@@ -101,4 +157,5 @@ def markdown_report(runs):
         values = 100 * np.asarray(auc[strategy])
         lines += ["", f"Area under the curve (normalised, %): {values.mean():.2f} +- {values.std():.2f} "
                       f"over {len(values)} trials", ""]
+    lines += ["### Area under the curve, ranked", "", auc_ranking(results), ""]
     return "\n".join(lines)

@@ -1,13 +1,16 @@
 """The strategies the CLI knows: query function, the hooks its net must be trained with, the
 auxiliary loss it needs (None: the run's ``--auxiliary``), whether its protocol re-initialises the
-net every cycle (ST-CoNAL), whether its query is made per trial from the settings (COD's cycle-0
-rule; the stateful BAL and PT4AL samplers) and whether it chooses its own initial labeled set
-(BAL and PT4AL, as their references do; the others share one random set per trial)."""
+net every cycle (ST-CoNAL), the dropout before its classifier (BALD), whether its query is made per
+trial from the settings (COD's cycle-0 rule; the stateful BAL, PT4AL, TypiClust, ProbCover, VAAL
+and auto samplers) and whether it chooses its own initial labeled set (BAL and PT4AL, as their
+references do; the others share one random set per trial)."""
 from dataclasses import dataclass, field
 from functools import partial
 
 from ..hooks import EpochSnapshots, StepSnapshot, snapshot_plan
-from ..strategies import (BALSampler, PT4ALSampler, cod_sampling, coreset_sampling, ll4al_sampling, random_sampling,
+from ..strategies import (BALSampler, BudgetAwareSampler, PT4ALSampler, ProbCoverSampler, TypiClustSampler,
+                          VAALSampler, badge_sampling, bald_sampling, cod_sampling, coreset_sampling, entropy_sampling,
+                          least_confidence_sampling, ll4al_sampling, margin_sampling, random_sampling,
                           stconal_sampling, tod_sampling)
 
 
@@ -19,6 +22,7 @@ class StrategySpec:
     reinit: bool = False
     per_trial: bool = False
     own_initial: bool = False
+    dropout: float = 0.0
 
     def make_hooks(self, config=None):
         """``hooks`` holds hook classes (made with their defaults) and functions ``hook(config)``."""
@@ -63,6 +67,29 @@ def _pt4al_sampler(config, seed, cache_path, n_pool):
     return PT4ALSampler(n_batches=config.cycles + 1, cache=cache_path, random_state=seed, **_pretext_epochs(config))
 
 
+def _pretext_features(sampler_class):
+    """TypiClust / ProbCover on the rotation pretext's features, trained as many epochs as the task;
+    both read and write one cache per trial (``pretext-features_trialT.npz``), so they share it."""
+
+    def make(config, seed, cache_path, n_pool):
+        cache = cache_path.with_name("pretext-features_" + cache_path.name.rpartition("_")[2])
+        return sampler_class(pretext_epochs=config.epochs, cache=cache, random_state=seed)
+
+    return make
+
+
+def _vaal_sampler(config, seed, cache_path, n_pool):
+    """VAAL's scaled-down CPU default (:class:`VAALSampler`) with min(10, task epochs) epochs per query,
+    its networks cached per trial."""
+    return VAALSampler(epochs=min(10, config.epochs), cache=cache_path.with_suffix(".pt"), random_state=seed)
+
+
+def _auto_sampler(config, seed, cache_path, n_pool):
+    """TypiClust below 10 labels per class (sharing TypiClust's pretext cache), COD from there."""
+    return BudgetAwareSampler(low_budget=_pretext_features(TypiClustSampler)(config, seed, cache_path, n_pool),
+                              random_state=seed)
+
+
 STRATEGIES = {
     "random": StrategySpec(random_sampling),
     "cod": StrategySpec(_cod, per_trial=True),
@@ -73,4 +100,13 @@ STRATEGIES = {
     "bal": StrategySpec(_bal_sampler, per_trial=True, own_initial=True),
     "pt4al": StrategySpec(_pt4al_sampler, per_trial=True, own_initial=True),
     "coreset": StrategySpec(coreset_sampling),
+    "entropy": StrategySpec(entropy_sampling),
+    "margin": StrategySpec(margin_sampling),
+    "least-confidence": StrategySpec(least_confidence_sampling),
+    "bald": StrategySpec(bald_sampling, dropout=0.3),
+    "badge": StrategySpec(badge_sampling),
+    "vaal": StrategySpec(_vaal_sampler, per_trial=True),
+    "typiclust": StrategySpec(_pretext_features(TypiClustSampler), per_trial=True),
+    "probcover": StrategySpec(_pretext_features(ProbCoverSampler), per_trial=True),
+    "auto": StrategySpec(_auto_sampler, per_trial=True),
 }

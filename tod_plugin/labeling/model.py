@@ -43,7 +43,7 @@ def new_net(settings, classes, number):
     spec = strategy_spec(settings)
     return build_net(config, shape, round_seed(settings.seed, number), spec.make_hooks(config),
                      auxiliary=config.auxiliary_for(settings.strategy),
-                     warm_start=not config.reinit_for(settings.strategy))
+                     warm_start=not config.reinit_for(settings.strategy), strategy=settings.strategy)
 
 
 def initialized(net, settings):

@@ -34,7 +34,7 @@ class CifarResNet18(StagedNet):
 
     stage_channels = (64, 128, 256, 512)
 
-    def __init__(self, num_classes, in_channels=3, aux_head=False):
+    def __init__(self, num_classes, in_channels=3, aux_head=False, dropout=0.0):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
@@ -43,7 +43,7 @@ class CifarResNet18(StagedNet):
             stages.append(nn.Sequential(BasicBlock(in_planes, planes, stride), BasicBlock(planes, planes, 1)))
             in_planes = planes
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
-        self.build_heads(512, num_classes, aux_head)
+        self.build_heads(512, num_classes, aux_head, dropout)
 
     def stage_features(self, x):
         out = F.relu(self.bn1(self.conv1(x)))

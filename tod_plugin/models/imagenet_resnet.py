@@ -68,7 +68,7 @@ class ImageNetResNet18(StagedNet):
 
     stage_channels = (64, 128, 256, 512)
 
-    def __init__(self, num_classes, in_channels=3, pretrained=None, aux_head=False):
+    def __init__(self, num_classes, in_channels=3, pretrained=None, aux_head=False, dropout=0.0):
         super().__init__()
         base = _torchvision_resnet18()
         if in_channels != 3:
@@ -78,7 +78,7 @@ class ImageNetResNet18(StagedNet):
             nn.init.kaiming_normal_(base.conv1.weight, mode="fan_out", nonlinearity="relu")
         self.conv1, self.bn1, self.relu, self.maxpool = base.conv1, base.bn1, base.relu, base.maxpool
         self.layer1, self.layer2, self.layer3, self.layer4 = base.layer1, base.layer2, base.layer3, base.layer4
-        self.build_heads(512, num_classes, aux_head)
+        self.build_heads(512, num_classes, aux_head, dropout)
         if pretrained is not None:
             result = self.load_state_dict(read_resnet18_state(pretrained), strict=False)
             assert all(k.startswith(HEAD_PREFIXES) for k in result.missing_keys) and not result.unexpected_keys

@@ -7,10 +7,10 @@ from .staged import StagedNet
 class MLP(StagedNet):
     """Linear(in_features, hidden) -> ReLU -> Linear(hidden, num_classes); no stage feature maps."""
 
-    def __init__(self, in_features, num_classes, hidden=64, aux_head=False):
+    def __init__(self, in_features, num_classes, hidden=64, aux_head=False, dropout=0.0):
         super().__init__()
         self.features = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU())
-        self.build_heads(hidden, num_classes, aux_head)
+        self.build_heads(hidden, num_classes, aux_head, dropout)
 
     def forward_features(self, x):
         return self.features(x)

@@ -15,7 +15,7 @@ def conv_bn_relu(in_channels, out_channels):
 class SmallCNN(StagedNet):
     """Three stages: conv(w); maxpool(conv(2w)); conv(4w); then global average pool -> linear."""
 
-    def __init__(self, in_channels, num_classes, width=16, aux_head=False):
+    def __init__(self, in_channels, num_classes, width=16, aux_head=False, dropout=0.0):
         super().__init__()
         self.stage_channels = (width, 2 * width, 4 * width)
         self.stages = nn.ModuleList([
@@ -23,7 +23,7 @@ class SmallCNN(StagedNet):
             nn.Sequential(conv_bn_relu(width, 2 * width), nn.MaxPool2d(2)),
             conv_bn_relu(2 * width, 4 * width),
         ])
-        self.build_heads(4 * width, num_classes, aux_head)
+        self.build_heads(4 * width, num_classes, aux_head, dropout)
 
     def stage_features(self, x):
         features = []

@@ -1,0 +1,63 @@
+"""A budget-aware choice: a low-budget strategy while the labeled set is small, then COD.
+
+At small budgets uncertainty-based methods lose to random and typicality / coverage methods beat it
+(the cold start; Hacohen, Dekel, Weinshall, ICML 2022: "TypiClust then margin"); at the papers'
+budgets (10% of the pool and more) uncertainty wins. The switch is stated in labels per class.
+"""
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from ..errors import ConfigError
+from .discrepancy import cod_sampling
+from .typiclust import TypiClustSampler
+
+DEFAULT_LABELS_PER_CLASS = 10
+
+
+class BudgetAwareSampler(BaseEstimator):
+    """``low_budget`` while the labeled set holds fewer than ``labels_per_class`` x C labels, then ``high_budget``.
+
+    ``ActiveLearner(..., query_strategy=BudgetAwareSampler(random_state=0))``; make one per trial.
+    C is ``n_classes`` or the net's number of classes; the labeled set is the learner's
+    ``X_training`` or ``X_labeled`` (a bare net or Pipeline without it counts as 0 labels). The rule:
+    a call with |L| < ``labels_per_class`` x C asks ``low_budget`` (default: a
+    :class:`TypiClustSampler` seeded with ``random_state``), every later call ``high_budget``
+    (default: :func:`cod_sampling`). With the default 10 labels per class, 10 classes switch at
+    100 labels. ``last_choice_`` names the strategy of the latest call.
+    """
+
+    def __init__(self, low_budget=None, high_budget=None, labels_per_class=DEFAULT_LABELS_PER_CLASS, n_classes=None,
+                 random_state=None):
+        self.low_budget = low_budget
+        self.high_budget = high_budget
+        self.labels_per_class = labels_per_class
+        self.n_classes = n_classes
+        self.random_state = random_state
+
+    def __call__(self, classifier, X_pool, n_instances=1, *, subset=None, random_state=None, X_labeled=None):
+        if isinstance(self.labels_per_class, bool) or not isinstance(self.labels_per_class, numbers.Real) \
+                or self.labels_per_class < 0:
+            raise ConfigError(f"labels_per_class must be a number >= 0, got {self.labels_per_class!r}")
+        if X_labeled is None:
+            X_labeled = getattr(classifier, "X_training", None)
+        n_labeled = 0 if X_labeled is None else len(X_labeled)
+        if n_labeled < self.labels_per_class * self._n_classes(classifier):
+            if not hasattr(self, "low_budget_"):
+                self.low_budget_ = self.low_budget or TypiClustSampler(random_state=self.random_state)
+            chosen, extra = self.low_budget_, {"X_labeled": X_labeled} if X_labeled is not None else {}
+        else:
+            chosen, extra = self.high_budget or cod_sampling, {}
+        self.last_choice_ = getattr(chosen, "__name__", type(chosen).__name__)
+        return chosen(classifier, X_pool, n_instances, subset=subset, random_state=random_state, **extra)
+
+    def _n_classes(self, classifier):
+        if self.n_classes is not None:
+            return self.n_classes
+        estimator = getattr(classifier, "estimator", classifier)
+        estimator = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+        classes = getattr(estimator, "classes_", None)
+        if classes is None:
+            raise ConfigError("BudgetAwareSampler needs n_classes (or a fitted net that knows its classes)")
+        return len(np.asarray(classes))
