@@ -5,7 +5,8 @@ Saved: the net's fitted attributes (``name_``: weights, the LL4AL module, the CO
 RNG, the history, ...; not the optimizer, which every fit makes anew, nor what ``initialize``
 rebuilds), the fitted attributes of the plugin's hooks (snapshots, EMA teacher, ...; skorch's own
 callbacks are rebuilt) and of a stateful query strategy (BAL / PT4AL: the pool order). The
-labeled rows come from the run's queries, in the order ``teach`` received them.
+labeled rows come from the run's queries, in the order ``teach`` received them. Samplers given to
+the query strategy as parameters (``BudgetAwareSampler(low_budget=...)``) are saved the same way.
 """
 import functools
 import types
@@ -42,7 +43,16 @@ def learner_state(learner, tensors):
         "net": encode(fitted_attributes(net, REBUILT), tensors),
         "hooks": {name: encode(fitted_attributes(cb), tensors) for name, cb in _own_hooks(net)},
         "sampler": encode(fitted_attributes(query), tensors) if isinstance(query, BaseEstimator) else None,
+        "sampler_params": {name: encode(fitted_attributes(value), tensors) for name, value in _nested_samplers(query)},
     }
+
+
+def _nested_samplers(query):
+    """``(name, sampler)`` of the query strategy's parameters that are stateful samplers themselves
+    (``BudgetAwareSampler(low_budget=TypiClustSampler(...))``)."""
+    if not isinstance(query, BaseEstimator):
+        return []
+    return [(name, value) for name, value in query.get_params(deep=False).items() if isinstance(value, BaseEstimator)]
 
 
 def training_rows(queries, n_pool):
@@ -82,5 +92,10 @@ def restore_learner(learner, state, tensors, X, y, rows):
             restore_attributes(hooks[name], tree, tensors, template)
     if state["sampler"] is not None:
         restore_attributes(query, state["sampler"], tensors, template)
+    nested = dict(_nested_samplers(query))
+    for name, tree in state.get("sampler_params", {}).items():
+        if name not in nested:
+            raise StateFormatError(f"the checkpoint's query strategy has a sampler {name!r} the run's has not")
+        restore_attributes(nested[name], tree, tensors, template)
     learner.X_training, learner.y_training = X[rows], y[rows]
     return learner

@@ -44,13 +44,20 @@ class BudgetAwareSampler(BaseEstimator):
             X_labeled = getattr(classifier, "X_training", None)
         n_labeled = 0 if X_labeled is None else len(X_labeled)
         if n_labeled < self.labels_per_class * self._n_classes(classifier):
-            if not hasattr(self, "low_budget_"):
-                self.low_budget_ = self.low_budget or TypiClustSampler(random_state=self.random_state)
-            chosen, extra = self.low_budget_, {"X_labeled": X_labeled} if X_labeled is not None else {}
+            chosen, extra = self._low_budget_sampler(), {"X_labeled": X_labeled} if X_labeled is not None else {}
         else:
             chosen, extra = self.high_budget or cod_sampling, {}
         self.last_choice_ = getattr(chosen, "__name__", type(chosen).__name__)
         return chosen(classifier, X_pool, n_instances, subset=subset, random_state=random_state, **extra)
+
+    def _low_budget_sampler(self):
+        """``low_budget``, or a :class:`TypiClustSampler` made once from ``random_state``. A sampler given
+        as a parameter keeps its fitted state on itself (saved with the learner's checkpoint)."""
+        if self.low_budget is not None:
+            return self.low_budget
+        if getattr(self, "_default_low_budget", None) is None:
+            self._default_low_budget = TypiClustSampler(random_state=self.random_state)
+        return self._default_low_budget
 
     def _n_classes(self, classifier):
         if self.n_classes is not None:

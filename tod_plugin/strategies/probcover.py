@@ -90,8 +90,16 @@ class ProbCoverSampler(FeatureSpaceSampler):
             seed = check_random_state(self.random_state).randint(2**31 - 1, size=2)[1]  # [0] seeds the pretext
             pseudo_labels = KMeans(k, n_init=10, random_state=seed).fit_predict(features)
             self.delta_ = purity_radius(features, pseudo_labels, self.purity)
-        self.graph_ = radius_graph(features, self.delta_)
+        self._graph = radius_graph(features, self.delta_)
         return self
+
+    @property
+    def graph_(self):
+        """The delta-radius graph over ``features_`` (scipy CSR). Derived from ``features_`` and
+        ``delta_``, so it is not part of the saved state: a restored sampler rebuilds it on first use."""
+        if getattr(self, "_graph", None) is None:
+            self._graph = radius_graph(self.features_.astype(np.float64), self.delta_)
+        return self._graph
 
     def _select(self, labeled, candidates, n_instances, rng):
         uncovered = np.ones(self.graph_.shape[0], dtype=bool)
