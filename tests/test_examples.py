@@ -4,13 +4,18 @@ from pathlib import Path
 
 import pytest
 
+from weights_files import write_resnet18_weights
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.mark.parametrize("script, kwargs", [
     ("quickstart_modal.py", {"epochs": 2, "cycles": 2, "query_size": 5}),
     ("pipeline.py", {"epochs": 2, "cycles": 1, "query_size": 5}),
+    ("pretrained_features.py", {"epochs": 2, "cycles": 2, "query_size": 5, "image_size": 16}),
 ])
-def test_example_runs(script, kwargs):
+def test_example_runs(script, kwargs, tmp_path):
     main = runpy.run_path(str(EXAMPLES / script))["main"]
+    if script == "pretrained_features.py":
+        kwargs = {"weights": write_resnet18_weights(tmp_path / "resnet18.pth"), **kwargs}
     assert 0.0 <= main(**kwargs) <= 1.0

@@ -23,8 +23,10 @@ from .strategies import STRATEGIES
 
 
 def model_options(config):
-    """Module keyword arguments from the settings: the ImageNet weights file of resnet18-imagenet."""
-    return {"module__pretrained": config.pretrained} if config.pretrained is not None else {}
+    """Module keyword arguments from the settings: the ImageNet weights file of resnet18-imagenet,
+    and whether its backbone is frozen."""
+    options = {"module__pretrained": config.pretrained} if config.pretrained is not None else {}
+    return {**options, "module__freeze_backbone": True} if config.freeze_backbone else options
 
 
 def build_net(config, dataset, seed, hooks=(), progress_callbacks=(), auxiliary=("none", None), warm_start=True):
