@@ -1,11 +1,21 @@
+import json
+
 import numpy as np
 import pytest
 import torch
 
 from tod_plugin import ALNetClassifier
+from tod_plugin.data import load_dataset
+from tod_plugin.errors import ConfigError
+from tod_plugin.experiment import RunConfig
+from tod_plugin.experiment.loop import build_net
 from tod_plugin.hooks import EMATeacher
 from tod_plugin.models import MODELS, CifarResNet18, LayoutCNN, SmallCNN
 from tod_plugin.strategies import coreset_sampling, ll4al_sampling
+from tod_plugin_cli.main import main
+
+from dataset_files import write_cifar10
+from weights_files import write_resnet18_weights
 
 
 def test_cifar_resnet18_shape_and_size():
@@ -63,8 +73,6 @@ def test_layout_cnn_dropout_before_the_heads():
 
 
 def test_layout_cnn_is_the_registered_default():
-    from tod_plugin.experiment import RunConfig
-
     assert MODELS["layoutcnn"] is LayoutCNN and MODELS["smallcnn"] is SmallCNN
     assert RunConfig().model == "layoutcnn"
 
@@ -87,3 +95,46 @@ def test_layout_cnn_learns_digits(digits):
     net = ALNetClassifier(LayoutCNN, classes=np.arange(10), max_epochs=10, random_state=0, device="cpu")
     net.fit(digits.X_train[:400], digits.y_train[:400])
     assert net.score(digits.X_test, digits.y_test) > 0.9
+
+
+def rgb_digits():
+    dataset = load_dataset("digits")
+    dataset.X_train = np.repeat(dataset.X_train, 3, axis=1)  # RGB, as ImageNet weights need
+    return dataset
+
+
+def test_frozen_backbone_trains_only_the_heads(tmp_path):
+    weights = write_resnet18_weights(tmp_path / "resnet18.pth")
+    config = RunConfig(model="resnet18-imagenet", pretrained=str(weights), freeze_backbone=True, epochs=2).validate()
+    dataset = rgb_digits()
+    net = build_net(config, dataset, seed=0).fit(dataset.X_train[:32], dataset.y_train[:32])
+    pretrained = torch.load(weights, weights_only=True)
+    trained = net.module_.state_dict()
+    for name, tensor in pretrained.items():  # weights and batch-norm statistics alike
+        if not name.startswith("fc."):
+            torch.testing.assert_close(trained[name], tensor)
+    assert not torch.equal(trained["fc.weight"], net.reference_state_["fc.weight"])
+    assert net.module_.train().layer1.training is False and net.module_.fc.training is True
+
+
+def test_freeze_backbone_needs_imagenet_weights(tmp_path, capsys):
+    with pytest.raises(ConfigError, match="freeze_backbone needs ImageNet weights"):
+        RunConfig(model="resnet18-imagenet", freeze_backbone=True).validate()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--out", str(tmp_path / "run"), "--freeze-backbone"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("error: freeze_backbone needs") and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_runs_a_frozen_pretrained_backbone(tmp_path, capsys):
+    write_cifar10(tmp_path / "data", np.arange(30) % 10, np.arange(20) % 10)
+    weights = write_resnet18_weights(tmp_path / "resnet18.pth")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--dataset", "cifar10", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
+              "--model", "resnet18-imagenet", "--pretrained", str(weights), "--freeze-backbone", "--strategy", "cod",
+              "--trials", "1", "--cycles", "1", "--epochs", "1", "--initial", "10", "--query-size", "5", "--quiet"])
+    assert exit_info.value.code in (0, None), capsys.readouterr().err
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["freeze_backbone"] is True and config["model"] == "resnet18-imagenet"
+    assert len((tmp_path / "run" / "results.jsonl").read_text().splitlines()) == 2
