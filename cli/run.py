@@ -63,9 +63,12 @@ def _check_milestones(ctx, settings, resume):
 @click.option("--milestones", default=None, callback=_milestones,
               help="Comma list of epochs where the LR drops x0.1 (default: 80% of the epochs); none: constant.")
 @click.option("--batch-size", default="auto", help="Training batch size, or 'auto' (n/16 in [8, 128]).")
-@click.option("--model", default="smallcnn", help="Network: smallcnn, resnet18 (CIFAR) or resnet18-imagenet (224 px).")
+@click.option("--model", default="layoutcnn", help="Network: layoutcnn (small CPU CNN, 8-64 px), smallcnn (the former "
+              "default), resnet18 (CIFAR) or resnet18-imagenet (224 px).")
 @click.option("--pretrained", default=None, type=click.Path(dir_okay=False),
               help="resnet18-imagenet: a local torchvision ResNet-18 ImageNet state dict (resnet18-f37072fd.pth).")
+@click.option("--freeze-backbone", is_flag=True,
+              help="resnet18-imagenet with --pretrained: train only the classifier heads (pretrained features, CPU-friendly).")
 @click.option("--seed", default=0, type=int, help="Seed of trial 0; trial t uses seed + t.")
 @click.option("--auxiliary", default="none", help="Auxiliary training loss: none, tod (EMA teacher + unlabeled "
               "consistency) or ll4al (loss prediction); the ll4al strategy always trains with ll4al.")

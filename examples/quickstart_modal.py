@@ -7,7 +7,7 @@ from modAL.models import ActiveLearner
 
 from tod_plugin import ALNetClassifier
 from tod_plugin.data import load_dataset
-from tod_plugin.models import SmallCNN
+from tod_plugin.models import LayoutCNN
 from tod_plugin.strategies import cod_sampling
 
 
@@ -18,7 +18,7 @@ def main(epochs=30, cycles=5, query_size=20, seed=0):
     X0, y0 = data.X_train[start], data.y_train[start]
     X_pool, y_pool = np.delete(data.X_train, start, axis=0), np.delete(data.y_train, start)
 
-    net = ALNetClassifier(SmallCNN, module__in_channels=1, module__num_classes=10, classes=np.arange(10),
+    net = ALNetClassifier(LayoutCNN, module__in_channels=1, module__num_classes=10, classes=np.arange(10),
                           max_epochs=epochs, lr=0.05, warm_start=True, random_state=seed)
     learner = ActiveLearner(estimator=net, query_strategy=cod_sampling, X_training=X0, y_training=y0)
     print(f"{len(learner.y_training):4d} labels: accuracy {learner.score(data.X_test, data.y_test):.3f}")

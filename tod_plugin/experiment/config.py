@@ -64,7 +64,7 @@ class RunConfig:
     epochs: int = 20
     lr: float = 0.05
     batch_size: object = "auto"
-    model: str = "smallcnn"
+    model: str = "layoutcnn"
     seed: int = 0
     device: str = "auto"
     auxiliary: str = "none"
@@ -73,6 +73,7 @@ class RunConfig:
     data_dir: object = None
     download: bool = False
     pretrained: object = None
+    freeze_backbone: bool = False
     milestones: object = None
     image_size: object = None
     beta: float = 1.2
@@ -177,7 +178,8 @@ class RunConfig:
         return STRATEGIES[split_strategy(strategy)[0]].reinit if self.reinit is None else bool(self.reinit)
 
     def _validate_weights_and_schedule(self):
-        """``pretrained``: a torchvision ResNet-18 state dict, only for resnet18-imagenet; ``milestones``:
+        """``pretrained``: a torchvision ResNet-18 state dict, only for resnet18-imagenet;
+        ``freeze_backbone``: train only its heads (needs ``pretrained``); ``milestones``:
         increasing epochs where the LR drops x0.1 (None: at 80% of the epochs; empty: constant LR);
         ``image_size``: side of the stored images of datasets resized at load time (None: 224)."""
         if self.pretrained is not None:
@@ -185,6 +187,11 @@ class RunConfig:
                 raise ConfigError(f"pretrained: ImageNet weights fit only --model resnet18-imagenet, "
                                   f"not {self.model!r}")
             read_resnet18_state(self.pretrained)
+        if not isinstance(self.freeze_backbone, bool):
+            raise ConfigError(f"freeze_backbone must be true or false, got {self.freeze_backbone!r}")
+        if self.freeze_backbone and self.pretrained is None:
+            raise ConfigError("freeze_backbone needs ImageNet weights: give --model resnet18-imagenet --pretrained FILE "
+                              "(a frozen random backbone learns nothing)")
         if self.milestones is not None:
             self.milestones = tuple(self.milestones)
             for value in self.milestones:

@@ -30,9 +30,12 @@ from .strategies import STRATEGIES
 
 
 def model_options(config, strategy=None):
-    """Module keyword arguments from the settings: the ImageNet weights file of resnet18-imagenet and
-    the dropout before the classifier (``--dropout``, else the strategy's: 0.3 for BALD, none otherwise)."""
+    """Module keyword arguments from the settings: the ImageNet weights file of resnet18-imagenet,
+    whether its backbone is frozen, and the dropout before the classifier (``--dropout``, else the
+    strategy's: 0.3 for BALD, none otherwise)."""
     options = {"module__pretrained": config.pretrained} if config.pretrained is not None else {}
+    if config.freeze_backbone:
+        options["module__freeze_backbone"] = True
     dropout = config.dropout_for(strategy) if strategy is not None else 0.0
     return {**options, "module__dropout": dropout} if dropout else options
 

@@ -6,7 +6,9 @@ BasicBlocks at 64, 128, 256, 512 channels, global average pool; 11.7 M parameter
 the same parameter names, so torchvision's state-dict format loads as is. ``pretrained=PATH``
 loads every backbone weight from that file (torchvision's ``resnet18-f37072fd.pth``, downloaded
 by hand: nothing here touches the network); the heads (``fc``, ``fc_aux``) always start fresh,
-sized for ``num_classes``.
+sized for ``num_classes``. ``freeze_backbone=True`` trains the heads only: the backbone's weights
+get no gradient and its batch-norm layers keep their pretrained statistics (eval mode) while the
+net trains. (For the fastest CPU path, features computed once: ``tod_plugin.features``.)
 """
 from collections.abc import Mapping
 from pathlib import Path
@@ -68,8 +70,10 @@ class ImageNetResNet18(StagedNet):
 
     stage_channels = (64, 128, 256, 512)
 
-    def __init__(self, num_classes, in_channels=3, pretrained=None, aux_head=False, dropout=0.0):
+    def __init__(self, num_classes, in_channels=3, pretrained=None, aux_head=False, dropout=0.0,
+                 freeze_backbone=False):
         super().__init__()
+        self.freeze_backbone = freeze_backbone
         base = _torchvision_resnet18()
         if in_channels != 3:
             if pretrained is not None:
@@ -82,6 +86,19 @@ class ImageNetResNet18(StagedNet):
         if pretrained is not None:
             result = self.load_state_dict(read_resnet18_state(pretrained), strict=False)
             assert all(k.startswith(HEAD_PREFIXES) for k in result.missing_keys) and not result.unexpected_keys
+        if freeze_backbone:
+            for name, parameter in self.named_parameters():
+                parameter.requires_grad_(name.startswith(HEAD_PREFIXES))
+            self.train(self.training)
+
+    def train(self, mode=True):
+        """``mode`` for the heads; a frozen backbone stays in eval mode (pretrained batch-norm statistics)."""
+        super().train(mode)
+        if self.freeze_backbone:
+            for name, child in self.named_children():
+                if name not in ("fc", "fc_aux"):
+                    child.eval()
+        return self
 
     def stage_features(self, x):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))

@@ -1,4 +1,8 @@
-"""A small CNN for CPU work and tests (8x8 digits up to 32x32 images)."""
+"""A small CNN for 8x8 digits and tests (the default before LayoutCNN; kept so earlier results can be rerun).
+
+One max-pool, then a global average pool: on images above ~16 px its features lose where they are
+(see benchmarks/README.md), so LayoutCNN is the CPU default.
+"""
 from torch import nn
 
 from .staged import StagedNet

@@ -2,7 +2,8 @@
 
 * ``stage_features(x)``: the feature maps of the network's stages (four for a ResNet), used by
   the LL4AL loss-prediction module; ``stage_channels`` gives their channel counts.
-* ``forward_features(x)``: the penultimate vector, global average pool of the last stage.
+* ``forward_features(x)``: the penultimate vector, ``embed`` of the stage maps (by default the
+  global average pool of the last stage).
 * ``forward(x)``: logits of the main head ``fc``; predictions always come from it.
 * ``dropout``: an optional ``nn.Dropout(p)`` on the features before the heads (``dropout=p`` in
   the constructor, 0 = none), for MC-dropout BALD; it is active in training mode only.
@@ -40,8 +41,12 @@ class StagedNet(nn.Module):
     def pool(feature_map):
         return torch.flatten(F.adaptive_avg_pool2d(feature_map, 1), 1)
 
+    def embed(self, stages):
+        """The penultimate vector from the stage maps: the global average pool of the last one."""
+        return self.pool(stages[-1])
+
     def forward_features(self, x):
-        return self.pool(self.stage_features(x)[-1])
+        return self.embed(self.stage_features(x))
 
     def forward(self, x):
         return self.fc(self.head_input(self.forward_features(x)))
@@ -49,7 +54,7 @@ class StagedNet(nn.Module):
     def forward_with_stages(self, x):
         """``(logits, stage feature maps)`` from one pass."""
         stages = self.stage_features(x)
-        return self.fc(self.head_input(self.pool(stages[-1]))), stages
+        return self.fc(self.head_input(self.embed(stages))), stages
 
     def forward_heads(self, x):
         """``(main logits, auxiliary logits)`` from one pass; needs ``aux_head=True``."""
