@@ -196,7 +196,8 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         device = resolve_device(self.device)
         mean_std = IMAGENET_NORMALIZE if self.normalize == "imagenet" else self.normalize
         return (self.model, self.image_size, mean_std, torch.device(device).type,
-                resolve_precision(self.precision, device), resolve_channels_last(self.channels_last, device))
+                resolve_precision(self.precision, device),
+                resolve_channels_last(self.channels_last, device, FEATURE_MODELS[self.model]))
 
     def fit(self, X=None, y=None):
         """Load the backbone from ``weights`` (kept when it is already loaded with the same settings)."""
