@@ -7,7 +7,7 @@ import pytest
 import torch
 from modAL.models import ActiveLearner
 
-import tod_plugin.strategies._common as common
+from tod_plugin import modal_compat
 import tod_plugin.strategies.pt4al as pt4al_module
 from tod_plugin.errors import ConfigError
 from tod_plugin.experiment import RunConfig
@@ -138,7 +138,7 @@ def test_cycles_follow_the_windows_and_never_relabel(learner, pool, monkeypatch)
 def test_later_cycles_take_the_lowest_normalized_confidence(learner, pool, monkeypatch):
     order = np.arange(len(pool))[::-1]
     with_order(monkeypatch, order)
-    monkeypatch.setattr(common, "QUERY_RETURNS_SCORES", True)
+    monkeypatch.setattr(modal_compat, "QUERY_RETURNS_SCORES", True)
     sampler = BALSampler(beta=2.0)
     first, _ = sampler(learner, pool, 5)
     np.testing.assert_array_equal(first, order[:5])
@@ -239,7 +239,7 @@ def test_a_random_first_set_is_seeded_and_stays_in_the_first_window(pool):
 
 
 def test_the_first_query_after_the_initial_set_is_a_cycle_1_window_scored_by_the_model(pool, digits, monkeypatch):
-    monkeypatch.setattr(common, "QUERY_RETURNS_SCORES", True)
+    monkeypatch.setattr(modal_compat, "QUERY_RETURNS_SCORES", True)
     sampler = BALSampler(beta=2.0, stride=10, pretext_epochs=1, random_state=0)
     first = sampler.initial_indices(make_net(), pool, 10)
     np.testing.assert_array_equal(first, sampler.order_[:10])

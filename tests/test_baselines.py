@@ -6,7 +6,7 @@ from modAL.models import ActiveLearner
 from torch import nn
 from torch.nn import functional as F
 
-import tod_plugin.strategies._common as common
+from tod_plugin import modal_compat
 from tod_plugin import ALNetClassifier
 from tod_plugin.errors import ConfigError
 from tod_plugin.inference import score_pool
@@ -82,7 +82,7 @@ def test_bald_repeats_each_batch_in_one_pass_and_is_reproducible(dropout_net, di
     net = dropout_net.set_params(eval_batch_size=40)
     sizes, mode = [], net.module_.training
     handle = net.module_.register_forward_pre_hook(lambda module, args: sizes.append(len(args[0])))
-    monkeypatch.setattr(common, "QUERY_RETURNS_SCORES", True)
+    monkeypatch.setattr(modal_compat, "QUERY_RETURNS_SCORES", True)
     try:
         idx, scores = bald_sampling(net, pool, 5, n_samples=7, random_state=3)
     finally:
@@ -203,7 +203,7 @@ def test_probcover_covers_the_largest_uncovered_balls_first(monkeypatch):
     sampler = ProbCoverSampler(delta=5.0, feature_extractor=identity, random_state=0)
     later = indices(sampler(bare_net(), X[30:], 2, X_labeled=X[:30]))
     assert sorted(blob_of(later + 30).tolist()) == [1, 2]
-    monkeypatch.setattr(common, "QUERY_RETURNS_SCORES", True)
+    monkeypatch.setattr(modal_compat, "QUERY_RETURNS_SCORES", True)
     picks, gains = sampler(bare_net(), X, 4, random_state=0)
     np.testing.assert_array_equal(gains, [30, 20, 10, 0])  # all covered after three: a random fourth
     assert blob_of(picks[:3]).tolist() == [0, 1, 2]
@@ -220,7 +220,7 @@ def test_vaal_reuses_its_cached_networks(tmp_path, digits, monkeypatch):
     X, y = digits.X_train, digits.y_train
     learner = ActiveLearner(estimator=make_net(max_epochs=1), X_training=X[:40], y_training=y[:40])
     pool, cache = X[40:140], tmp_path / "vaal.pt"
-    monkeypatch.setattr(common, "QUERY_RETURNS_SCORES", True)
+    monkeypatch.setattr(modal_compat, "QUERY_RETURNS_SCORES", True)
     picks, scores = VAALSampler(epochs=1, cache=cache)(learner, pool, 5, random_state=0)
     uncached = VAALSampler(epochs=1)(learner, pool, 5, random_state=0)
     np.testing.assert_array_equal(uncached[0], picks)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-import tod_plugin.strategies._common as common
+from tod_plugin import modal_compat
 from tod_plugin.errors import ConfigError
 from tod_plugin.inference import penultimate_features
 from tod_plugin.strategies import coreset_sampling
@@ -59,7 +59,7 @@ def test_coreset_sampling_is_k_center_on_the_models_features(learner, digits, mo
     pool_features = penultimate_features(net, pool).double().numpy()
     labeled_features = penultimate_features(net, learner.X_training).double().numpy()
     expected, expected_distances = brute_force_greedy(pool_features, labeled_features, 5)
-    monkeypatch.setattr(common, "QUERY_RETURNS_SCORES", True)
+    monkeypatch.setattr(modal_compat, "QUERY_RETURNS_SCORES", True)
     idx, distances = coreset_sampling(learner, pool, 5, block_size=16)
     assert idx.tolist() == expected
     np.testing.assert_allclose(distances, expected_distances, rtol=1e-3)
@@ -67,7 +67,7 @@ def test_coreset_sampling_is_k_center_on_the_models_features(learner, digits, mo
 
 def test_bare_net_uses_X_labeled_or_starts_at_random(learner, digits, monkeypatch):
     pool, net = digits.X_train[60:200], learner.estimator
-    monkeypatch.setattr(common, "QUERY_RETURNS_SCORES", True)
+    monkeypatch.setattr(modal_compat, "QUERY_RETURNS_SCORES", True)
     with_labeled, _ = coreset_sampling(net, pool, 4, X_labeled=learner.X_training)
     np.testing.assert_array_equal(with_labeled, coreset_sampling(learner, pool, 4)[0])
     alone, distances = coreset_sampling(net, pool, 4, random_state=0)

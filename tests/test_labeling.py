@@ -45,6 +45,8 @@ def test_annotator_simulation(tmp_path, capsys):
         assert list(sheet[0]) == ["path", "label", "predicted", "confidence", "score", "rank"]
         assert [row["rank"] for row in sheet] == [str(r) for r in range(1, n + 1)]
         assert all(row["label"] == "" for row in sheet) and all(row["predicted"] for row in sheet) == (number > 1)
+        scores = [float(row["score"]) for row in sheet]  # filled under either modAL query contract
+        assert number == 1 or scores == sorted(scores, reverse=True)  # COD: highest discrepancy first
         html = (proj / "rounds" / f"{number:03d}" / "to_label.html").read_text()
         assert html.count("<figure>") == n and sheet[0]["path"] in html
         proposed += [row["path"] for row in sheet]

@@ -47,3 +47,19 @@ def test_query_contract_matches_installed_modal():
     from modAL.models.base import BaseLearner
 
     assert modal_compat.QUERY_RETURNS_SCORES == ("return_metrics" in inspect.signature(BaseLearner.query).parameters)
+
+
+def test_strategies_hand_back_scores_under_either_query_contract(monkeypatch):
+    """modAL 0.4.1 takes an index array (which still carries the scores for other callers), 0.4.2+
+    unpacks ``(indices, scores)``; ``indices_and_scores`` reads both."""
+    indices, scores = [3, 0, 2], [0.9, 0.5, 0.1]
+    monkeypatch.setattr(modal_compat, "QUERY_RETURNS_SCORES", False)
+    bare = modal_compat.query_result(indices, scores)
+    assert isinstance(bare, np.ndarray) and not isinstance(bare, tuple) and bare.tolist() == indices
+    assert np.arange(5)[bare].tolist() == indices and type(np.asarray(bare)) is np.ndarray
+    read = modal_compat.indices_and_scores(bare)
+    monkeypatch.setattr(modal_compat, "QUERY_RETURNS_SCORES", True)
+    pair = modal_compat.query_result(indices, scores)
+    for got in (read, modal_compat.indices_and_scores(pair)):
+        assert got[0].tolist() == indices and got[1].tolist() == scores
+    assert modal_compat.indices_and_scores(np.array([1, 2]))[1] is None  # a strategy from elsewhere: no scores

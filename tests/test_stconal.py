@@ -8,7 +8,7 @@ import pytest
 import torch
 from skorch.callbacks import Callback
 
-import tod_plugin.strategies._common as common
+from tod_plugin import modal_compat
 from tod_plugin.errors import ConfigError, MissingHookError
 from tod_plugin.estimator import module_state
 from tod_plugin.hooks import EpochSnapshots, ema_weight, snapshot_plan
@@ -175,7 +175,7 @@ def test_stconal_scores_equal_the_formula(mean_fit, digits, monkeypatch):
     q = proba[0] ** (1 / 0.7)
     q /= q.sum(axis=1, keepdims=True)
     expected = np.mean([(q * (np.log(q) - np.log(p))).sum(axis=1) for p in proba[1:]], axis=0)
-    monkeypatch.setattr(common, "QUERY_RETURNS_SCORES", True)
+    monkeypatch.setattr(modal_compat, "QUERY_RETURNS_SCORES", True)
     idx, scores = stconal_sampling(net, pool, 6)
     np.testing.assert_array_equal(idx, np.argsort(-expected, kind="stable")[:6])
     np.testing.assert_allclose(scores, expected[idx], rtol=1e-4, atol=1e-6)

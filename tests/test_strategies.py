@@ -9,7 +9,7 @@ from modAL import uncertainty as modal_uncertainty
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-import tod_plugin.strategies._common as common
+from tod_plugin import modal_compat
 from tod_plugin.errors import ConfigError, MissingHookError
 from tod_plugin.hooks import EpochSnapshots, StepSnapshot
 import tod_plugin.strategies as strategies_package
@@ -90,7 +90,7 @@ def fitted(digits):
 
 
 def with_scores(strategy, *args, monkeypatch, **kwargs):
-    monkeypatch.setattr(common, "QUERY_RETURNS_SCORES", True)
+    monkeypatch.setattr(modal_compat, "QUERY_RETURNS_SCORES", True)
     return strategy(*args, **kwargs)
 
 
@@ -147,9 +147,9 @@ def test_scores_are_in_decreasing_order(fitted, strategy, monkeypatch):
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_both_query_contracts(fitted, strategy, monkeypatch):
     learner, pool = fitted
-    monkeypatch.setattr(common, "QUERY_RETURNS_SCORES", False)
+    monkeypatch.setattr(modal_compat, "QUERY_RETURNS_SCORES", False)
     assert isinstance(strategy(learner, pool, 3, random_state=0), np.ndarray)
-    monkeypatch.setattr(common, "QUERY_RETURNS_SCORES", True)
+    monkeypatch.setattr(modal_compat, "QUERY_RETURNS_SCORES", True)
     idx, scores = strategy(learner, pool, 3, random_state=0)
     assert idx.shape == scores.shape == (3,)
 
@@ -176,7 +176,7 @@ def test_modal_learner_calls_the_strategy_once(digits, strategy):
 def test_modal_0_4_2_style_query_calls_once(fitted, strategy, monkeypatch):
     """modAL 0.4.2 tries ``result, metrics = strategy(...)`` and calls again if that fails."""
     learner, pool = fitted
-    monkeypatch.setattr(common, "QUERY_RETURNS_SCORES", True)
+    monkeypatch.setattr(modal_compat, "QUERY_RETURNS_SCORES", True)
     calls = []
 
     def counted(*args, **kwargs):

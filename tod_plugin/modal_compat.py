@@ -7,12 +7,14 @@
   patch is idempotent and applied only where the installed scikit-learn needs it.
 * modAL 0.4.1's ``query`` expects a strategy to return indices; 0.4.2 unpacks
   ``(indices, scores)`` and calls the strategy a second time when that fails.
-  :data:`QUERY_RETURNS_SCORES` tells the strategies which of the two to return.
+  :data:`QUERY_RETURNS_SCORES` tells :func:`query_result`, which every strategy returns through,
+  which of the two to give; :func:`indices_and_scores` reads either back.
 """
 import functools
 import importlib
 import inspect
 
+import numpy as np
 import sklearn.utils
 
 _MODAL_MODULES = ("modAL.models.base", "modAL.models.learners")
@@ -60,3 +62,33 @@ def _query_returns_scores():
 
 patch_modal_check_X_y()
 QUERY_RETURNS_SCORES = _query_returns_scores()
+
+
+class ScoredIndices(np.ndarray):
+    """Pool indices, best first, that carry their ``scores``: what a strategy returns where the
+    installed modAL's ``query`` takes indices only (0.4.1), so that callers outside modAL (the
+    labeling loop's sheet) still read the scores. To modAL and numpy it is an index array."""
+
+    scores = None
+
+    def __array_finalize__(self, obj):
+        self.scores = getattr(obj, "scores", None)
+
+
+def query_result(indices, scores):
+    """What the installed modAL's ``query`` expects: indices (0.4.1, as :class:`ScoredIndices`) or
+    ``(indices, scores)`` (0.4.2+)."""
+    indices, scores = np.asarray(indices, dtype=np.intp), np.asarray(scores, dtype=np.float64)
+    if QUERY_RETURNS_SCORES:
+        return indices, scores
+    scored = indices.view(ScoredIndices)
+    scored.scores = scores
+    return scored
+
+
+def indices_and_scores(result):
+    """``(indices, scores)`` of what a strategy returned under either modAL contract (scores None
+    where a strategy from elsewhere returned bare indices)."""
+    if isinstance(result, tuple):
+        return np.asarray(result[0], dtype=np.intp), np.asarray(result[1], dtype=np.float64)
+    return np.asarray(result, dtype=np.intp), getattr(result, "scores", None)

@@ -17,6 +17,7 @@ from sklearn.cluster import KMeans
 
 from ..errors import ConfigError
 from ..inference import penultimate_features
+from ..modal_compat import indices_and_scores
 from . import model as models
 from .pool import as_indices, class_counts, labels_digest, rescanned
 from .sheets import write_sheet
@@ -66,8 +67,7 @@ def diverse_batch(net, X, n, seed):
 
 
 def run_strategy(project, net, X_pool, X_labeled, n, number):
-    """Positions in ``X_pool`` of the ``n`` picks (best first), and their scores where the strategy
-    returns them (modAL 0.4.2+ contract), else None."""
+    """Positions in ``X_pool`` of the ``n`` picks (best first), and their scores."""
     settings = project.settings
     spec = models.strategy_spec(settings)
     query = spec.make_query(settings.run_config(), models.round_seed(settings.seed, 0),
@@ -75,8 +75,7 @@ def run_strategy(project, net, X_pool, X_labeled, n, number):
     extra = {"X_labeled": X_labeled} if "X_labeled" in inspect.signature(query).parameters else {}
     result = query(net, X_pool, n_instances=n, random_state=np.random.RandomState(models.round_seed(settings.seed,
                                                                                                      number)), **extra)
-    picks, scores = result if isinstance(result, tuple) else (result, None)
-    return np.asarray(picks, dtype=np.intp), scores
+    return indices_and_scores(result)
 
 
 def query(project, n, quiet=False, say=print):

@@ -6,7 +6,7 @@ from sklearn.pipeline import Pipeline
 
 from ..errors import ConfigError, MissingHookError
 from ..estimator import ALNetClassifier
-from ..modal_compat import QUERY_RETURNS_SCORES
+from ..modal_compat import query_result  # noqa: F401  (the strategies' return, re-exported for them)
 from ..validation import check_number, check_random_state
 
 
@@ -81,12 +81,6 @@ def top(scores, n_instances, highest=True):
         )
     order = np.argsort(-scores if highest else scores, kind="stable")
     return order[:n_instances]
-
-
-def query_result(indices, scores):
-    """What the installed modAL's ``query`` expects: indices (0.4.1) or ``(indices, scores)`` (0.4.2+)."""
-    indices = np.asarray(indices, dtype=np.intp)
-    return (indices, np.asarray(scores, dtype=np.float64)) if QUERY_RETURNS_SCORES else indices
 
 
 def rank_pool(classifier, X_pool, n_instances, subset, random_state, score, highest=True):
