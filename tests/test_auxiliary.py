@@ -15,6 +15,7 @@ from tod_plugin.batching import UnlabeledStream
 from tod_plugin.errors import ConfigError, MissingHookError
 from tod_plugin.hooks import EMATeacher, ema_weight
 from tod_plugin.hooks.ema import EMAAverager
+from tod_plugin.modal_compat import indices_and_scores
 from tod_plugin.models import MLP, CifarResNet18, SmallCNN
 from tod_plugin.strategies import ll4al_sampling
 
@@ -200,14 +201,11 @@ def test_after_the_stop_epoch_the_module_leaves_the_backbone_alone(small_split):
 
 
 def test_loss_module_is_optimized_and_sampling_picks_highest_predicted_loss(small_split, monkeypatch):
-    import tod_plugin.strategies._common as common
-
     X, y, Xp, *_ = small_split
     net = make_net(auxiliary="ll4al", max_epochs=2).fit(X, y)
     optimized = {id(p) for group in net.optimizer_.param_groups for p in group["params"]}
     assert all(id(p) in optimized for p in net.loss_module_.parameters())
-    monkeypatch.setattr(common, "QUERY_RETURNS_SCORES", True)
-    idx, scores = ll4al_sampling(net, Xp, 5)
+    idx, scores = indices_and_scores(ll4al_sampling(net, Xp, 5))
     net.module_.eval()
     net.loss_module_.eval()
     with torch.no_grad():

@@ -7,10 +7,10 @@ import torch
 from skorch.callbacks import Callback
 from torch.nn import functional as F
 
-import tod_plugin.strategies._common as common
 from tod_plugin import ALNetClassifier
 from tod_plugin.errors import ConfigError
 from tod_plugin.inference import score_pool
+from tod_plugin.modal_compat import indices_and_scores
 from tod_plugin.models import SmallCNN
 from tod_plugin.pretext import RotationPretextNet, fit_rotation_pretext, pretext_net, rotation_losses, rotations
 from tod_plugin.scoring import normalized_confidence
@@ -114,7 +114,6 @@ def test_batches_of_the_loss_order(learner, digits, monkeypatch):
     pool = digits.X_train[60:80]
     order = np.random.RandomState(0).permutation(20)
     with_order(monkeypatch, order)
-    monkeypatch.setattr(common, "QUERY_RETURNS_SCORES", True)
     sampler = PT4ALSampler(n_batches=4)  # batches P[0:5], P[5:10], P[10:15], P[15:20]
     first = sampler.initial_indices(learner, pool, 2)
     np.testing.assert_array_equal(first, order[[0, 2]])  # cycle 0: evenly spaced ranks 0, 2 of batch 0
@@ -122,12 +121,13 @@ def test_batches_of_the_loss_order(learner, digits, monkeypatch):
     for cycle in (1, 2, 3):
         batch = order[5 * cycle:5 * cycle + 5]
         conf = score_pool(learner.estimator, pool[batch], [learner.estimator.module_], normalized_confidence)
-        idx, scores = sampler(learner, pool, 2)  # the user keeps the pool whole: earlier picks are skipped
+        # the user keeps the pool whole: earlier picks are skipped
+        idx, scores = indices_and_scores(sampler(learner, pool, 2))
         np.testing.assert_array_equal(rows[idx], batch[np.argsort(conf, kind="stable")[:2]])
         np.testing.assert_allclose(scores, np.sort(conf)[:2], rtol=1e-6)
     # past the last batch (window P[20:20]): the nearest unlabeled ranks, the last two left, fill in
     left = [rank for rank in range(20) if not sampler.queried_[order[rank]]]
-    idx, _ = sampler(learner, pool, 2)
+    idx, _ = indices_and_scores(sampler(learner, pool, 2))
     assert sorted(idx.tolist()) == sorted(order[left[-2:]].tolist()) and min(left[-2:]) >= 15
 
 

@@ -11,3 +11,7 @@ class MissingHookError(ConfigError):
 
 class TrainingDiverged(ConfigError):
     """The training loss became NaN or infinite (checked once per epoch); the message names the likely setting."""
+
+
+class StorageError(ConfigError):
+    """A result, checkpoint or cache could not be written (full disk, permissions); nothing was half-written."""

@@ -13,9 +13,8 @@ with ``cache_dir``, in ``.npy`` files, so each pool row is computed once for all
 experiment, whatever subset of the pool a query passes.
 """
 import hashlib
+import io
 import numbers
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from .atomic import atomic_write_bytes
 from .batching import BatchPreparer
 from .device import resolve_device
 from .errors import ConfigError
@@ -105,23 +105,8 @@ class FeatureCache:
 
     def _save(self):
         self.folder.mkdir(parents=True, exist_ok=True)
-        _save_npy_atomic(self.folder / "features.npy", self.features)
-        _save_npy_atomic(self.folder / "keys.npy", self.keys)
-
-
-def _save_npy_atomic(path, array):
-    """``np.save`` to a temporary file in the same folder, fsync, rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        _save_npy(self.folder / "features.npy", self.features)
+        _save_npy(self.folder / "keys.npy", self.keys)
 
 
 class PretrainedFeatures(TransformerMixin, BaseEstimator):
@@ -305,3 +290,10 @@ def _check_images(X):
     if X.dtype != np.uint8 and not np.isfinite(np.asarray(X)).all():
         raise ConfigError("X contains NaN or infinity; clean or impute it first")
     return X
+
+
+def _save_npy(path, array):
+    """``np.save`` (no pickles) written atomically."""
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    atomic_write_bytes(path, buffer.getvalue())

@@ -20,7 +20,7 @@ import warnings
 import torch
 
 from ..errors import ConfigError
-from .store import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 
 FORMAT = "tod-al-checkpoint-2"
 DIGEST_SIZE = 32

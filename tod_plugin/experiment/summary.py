@@ -3,6 +3,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from ..atomic import atomic_write_bytes
+
 
 def curves(results):
     """``{strategy: (n_labeled array, mean array, std array)}`` from result records."""
@@ -42,8 +44,6 @@ def plot_curves(results, path, title=None):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from .store import atomic_write_bytes
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for name, (sizes, mean, std) in curves(results).items():

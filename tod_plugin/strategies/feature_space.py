@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
+from ..atomic import atomic_write_bytes
 from ..pretext import PoolIndex, fit_rotation_pretext, pretext_features, pretext_net
 from ._common import candidates, check_n_instances, pool_size, query_result
 from .pt4al import _task_net, check_number
@@ -102,7 +103,6 @@ class FeatureSpaceSampler(BaseEstimator):
     def _save_cache(self, fingerprint):
         if self.cache is None:
             return
-        from ..experiment.store import atomic_write_bytes  # lazy, as PT4AL's cache does
 
         buffer = io.BytesIO()
         np.savez(buffer, fingerprint=fingerprint, row_keys=self.index_.keys, features=self.features_)

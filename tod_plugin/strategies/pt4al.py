@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from ..atomic import atomic_write_bytes
 from .. import validation
 from ..errors import ConfigError
 from ..validation import check_random_state
@@ -190,7 +191,6 @@ class PretextOrderSampler(BaseEstimator):
     def _save_cache(self, fingerprint, order, order_score):
         if self.cache is None:
             return
-        from ..experiment.store import atomic_write_bytes
 
         buffer = io.BytesIO()
         np.savez(buffer, fingerprint=fingerprint, row_keys=self.index_.keys, order=order, order_score=order_score)

@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from torch.nn import functional as F
 
+from ..atomic import atomic_write_bytes
 from ..device import resolve_device
 from ..errors import ConfigError
 from ..models.vae import VAE, LatentDiscriminator
@@ -164,7 +165,6 @@ class VAALSampler(BaseEstimator):
     def _save(self, key, vae, discriminator):
         if key is None:
             return
-        from ..experiment.store import atomic_write_bytes  # lazy, as PT4AL's cache does
 
         buffer = io.BytesIO()
         torch.save({"key": key, "vae": {k: v.cpu() for k, v in vae.state_dict().items()},
