@@ -12,7 +12,7 @@ import torch
 from tod_plugin.strategies.bal import bal_window
 from tod_plugin_cli.main import main
 
-from labeling_files import answer, digits_project, read_sheet, write_labels
+from labeling_files import answer, digits_project, read_sheet, write_digits, write_labels
 
 N = 15  # per round; BAL's stride is the query size, its beta 1.2: windows [13, 32), [28, 47) of the order
 
@@ -123,6 +123,21 @@ def test_a_damaged_sampler_state_is_not_used_and_a_new_sampler_takes_over(damage
     assert len(set(sheet_paths(proj, 2)) - labeled) == N
     fitted = dict(json.loads(torch.load(sampler_file(proj), weights_only=True)["json"])["sampler"]["__dict__"])
     assert fitted["n_queries_"] == 1  # the new sampler's cycle 0, committed intact
+
+
+def test_images_the_saved_sampler_never_saw_start_a_new_sampler(bal_project, tmp_path, capsys):
+    proj, images = tmp_path / "proj", bal_project[0].parent / "images"
+    shutil.copytree(bal_project[0], proj)
+    state = json.loads((proj / "settings.json").read_text())
+    moved = tmp_path / "images"
+    shutil.copytree(images, moved)
+    write_digits(moved, range(1500, 1503))
+    (proj / "settings.json").write_text(json.dumps({**state, "images": str(moved)}))
+    code, out, _ = run_cli(["query", proj, "-n", N], capsys)
+    assert code == 0 and "3 new images join the pool" in out and "does not take this pool" in out
+    fitted = dict(json.loads(torch.load(sampler_file(proj), weights_only=True)["json"])["sampler"]["__dict__"])
+    pool = json.loads((proj / "state.json").read_text())["rounds"][-1]["pool"]
+    assert fitted["n_queries_"] == 1 and fitted["queried_"]["shape"] == [pool] == [100 + 3 - N - 10]
 
 
 def test_a_sampler_record_leaving_the_models_folder_is_refused(bal_project, tmp_path, capsys):

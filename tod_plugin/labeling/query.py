@@ -88,17 +88,17 @@ def run_strategy(project, net, X_pool, X_labeled, n, number, say):
     return (*indices_and_scores(result), query)
 
 
-def first_batch(project, net, X_pool, n, number, say):
-    """``(positions, scores, strategy)`` of a round before every class has a label. BAL and PT4AL choose
-    their initial set (cycle 0 of their pool order, ``initial_indices``; no scores) when the project
-    has no sampler yet; otherwise a diverse k-means batch (strategy None: the sampler is unchanged)."""
+def first_batch(project, net, X_pool, n, number, why, say):
+    """``(positions, scores, sampler)`` of a round before every class has a label (``why`` says so). BAL
+    and PT4AL choose their initial set (cycle 0 of their pool order, ``initial_indices``; no scores)
+    when the project has no sampler yet; otherwise a diverse k-means batch (sampler None: unchanged)."""
     settings = project.settings
     source = "pretrained" if settings.pretrained else "untrained"
     if models.strategy_spec(settings).own_initial and project.state.get("sampler") is None:
-        say(f"no model yet: proposing {settings.strategy}'s initial set, the first window of its pool order")
+        say(f"no model yet ({why}): proposing {settings.strategy}'s initial set, the head of its pool order")
         sampler = new_sampler(project, len(X_pool))
         return np.asarray(sampler.initial_indices(net, X_pool, n), dtype=np.intp), None, sampler
-    say(f"no model yet: proposing a diverse first batch, k-means on the features of the {source} network")
+    say(f"no model yet ({why}): proposing a diverse first batch, k-means on the features of the {source} network")
     return (*diverse_batch(net, X_pool, n, models.round_seed(settings.seed, number)), None)
 
 
@@ -133,9 +133,9 @@ def query(project, n, quiet=False, say=print):
     model = state["model"]
     if min(counts.values()) == 0:
         missing = sum(1 for c in counts.values() if c == 0)
-        say(f"{missing} of {len(classes)} classes have no label")
         net = models.initialized(models.new_net(settings, classes, number), settings)
-        picks, scores, sampler = first_batch(project, net, X_pool, n, number, say)
+        picks, scores, sampler = first_batch(project, net, X_pool, n, number,
+                                             f"{missing} of {len(classes)} classes have no label", say)
         record["strategy"], predicted = "diverse" if sampler is None else f"{settings.strategy} initial set", None
     else:
         net, model, record = trained_net(project, images, labeled, X_pool, number, record, say)
