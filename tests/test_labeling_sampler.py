@@ -103,7 +103,7 @@ class _RunsCode:
         return (exec, ("open(__import__('os').environ['MARKER'], 'w').close()",))
 
 
-@pytest.mark.parametrize("damage", ["code", "other strategy"])
+@pytest.mark.parametrize("damage", ["code", "other strategy", "well-formed nonsense"])
 def test_a_damaged_sampler_state_is_not_used_and_a_new_sampler_takes_over(damage, bal_project, tmp_path, capsys,
                                                                            monkeypatch):
     proj = tmp_path / "proj"
@@ -111,13 +111,20 @@ def test_a_damaged_sampler_state_is_not_used_and_a_new_sampler_takes_over(damage
     path = sampler_file(proj)
     if damage == "code":
         path.write_bytes(pickle.dumps({"json": _RunsCode()}, protocol=2))
+    elif damage == "well-formed nonsense":  # the format, with a cycle that is not a number
+        payload = torch.load(path, weights_only=True)
+        tree = json.loads(payload["json"])
+        tree["sampler"]["__dict__"] = [[k, "x" if k == "n_queries_" else v] for k, v in tree["sampler"]["__dict__"]]
+        torch.save({**payload, "json": json.dumps(tree)}, path)
     else:
         state = json.loads((proj / "state.json").read_text())
         state["sampler"]["strategy"] = "pt4al"
         (proj / "state.json").write_text(json.dumps(state))
     monkeypatch.setenv("MARKER", str(tmp_path / "ran"))
     code, out, _ = run_cli(["query", proj, "-n", N], capsys)
-    assert code == 0 and "is not used" in out and "starting a new bal sampler" in out
+    said = ("sampler does not take this pool (TypeError" if damage == "well-formed nonsense"
+            else "is not used")
+    assert code == 0 and said in out and "starting a new" in out
     assert not (tmp_path / "ran").exists()
     labeled = set(json.loads((proj / "state.json").read_text())["labels"])
     assert len(set(sheet_paths(proj, 2)) - labeled) == N

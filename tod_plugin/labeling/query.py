@@ -73,16 +73,18 @@ def diverse_batch(net, X, n, seed):
 def run_strategy(project, net, X_pool, X_labeled, n, number, say):
     """``(positions in X_pool of the n picks best first, their scores, the strategy)``: the project's
     sampler, restored from its committed state, takes its next cycle; one that refuses the pool
-    (images it never saw) is replaced by a new one."""
+    (images it never saw) or fails on its restored state (well-formed data that does not fit) is
+    replaced by a new one."""
     query, restored = saved_sampler(project, len(X_pool), say)
     extra = {"X_labeled": X_labeled} if "X_labeled" in inspect.signature(query).parameters else {}
     rng_seed = models.round_seed(project.settings.seed, number)
     try:
         result = query(net, X_pool, n_instances=n, random_state=np.random.RandomState(rng_seed), **extra)
-    except ConfigError as exc:
+    except (ValueError, TypeError, IndexError, KeyError) as exc:  # ConfigError is a ValueError
         if not restored:
             raise
-        say(f"the saved {project.settings.strategy} sampler does not take this pool ({exc}): starting a new one")
+        say(f"the saved {project.settings.strategy} sampler does not take this pool ({type(exc).__name__}: {exc}): "
+            "starting a new one")
         query = new_sampler(project, len(X_pool))
         result = query(net, X_pool, n_instances=n, random_state=np.random.RandomState(rng_seed), **extra)
     return (*indices_and_scores(result), query)
