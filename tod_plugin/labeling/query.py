@@ -157,7 +157,8 @@ def query(project, n, quiet=False, say=print):
                 f"round {number}: {len(rows)} images to label")
     record.update(proposed=[r["path"] for r in rows], pool=len(pool),
                   seconds=round(time.perf_counter() - started, 3), time=time.strftime("%Y-%m-%d %H:%M:%S"))
-    project.commit({**state, "index": index_file, "model": model, "sampler": kept, "rounds": [*state["rounds"], record]})
+    project.commit({**state, "index": index_file, "model": model, "sampler": kept,
+                    "rounds": [*state["rounds"], record]})
     return record
 
 
