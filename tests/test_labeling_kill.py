@@ -1,5 +1,6 @@
 """SIGKILL in ``teach`` or ``query`` at random moments: the project loads, is as before or as after
-the command, and gives the same next query as a project that was never interrupted."""
+the command, and gives the same next query as a project that was never interrupted (with BAL: the
+same next window, from the sampler state committed with the model)."""
 import json
 import multiprocessing
 import os
@@ -52,8 +53,9 @@ def sheet_bytes(proj, number):
     return (proj / "rounds" / f"{number:03d}" / "to_label.csv").read_bytes()
 
 
-def test_killed_teach_and_query_leave_the_project_before_or_after(tmp_path):
-    base, _, hidden = digits_project(tmp_path, seed_per_class=1)
+@pytest.mark.parametrize("strategy, rows", [("cod", 300), ("bal", 100)])  # BAL: a sampler state committed too
+def test_killed_teach_and_query_leave_the_project_before_or_after(strategy, rows, tmp_path):
+    base, _, hidden = digits_project(tmp_path, rows=range(rows), seed_per_class=1, extra=["--strategy", strategy])
     queried, taught, done = (tmp_path / name for name in ("queried", "taught", "done"))
     run(["query", base, "-n", 10, "--quiet"])  # trains on the 10 seed labels
     shutil.copytree(base, queried)
@@ -93,5 +95,6 @@ def test_killed_teach_and_query_leave_the_project_before_or_after(tmp_path):
         if command_is_teach:
             run(["query", proj, "-n", 10, "--quiet"])
         assert state_of(proj) == states["done"] and sheet_bytes(proj, 2) == expected_sheet
-        assert not list(proj.rglob(".*.tmp")) and len(list((proj / "models").iterdir())) == 1
+        files = 1 + (strategy == "bal")  # the model checkpoint, and BAL's sampler state
+        assert not list(proj.rglob(".*.tmp")) and len(list((proj / "models").iterdir())) == files
     print("killed after the commit:", outcomes)

@@ -42,9 +42,35 @@ def learner_state(learner, tensors):
     return {
         "net": encode(fitted_attributes(net, REBUILT), tensors),
         "hooks": {name: encode(fitted_attributes(cb), tensors) for name, cb in _own_hooks(net)},
+        **sampler_state(query, tensors),
+    }
+
+
+def sampler_state(query, tensors):
+    """The encoded fitted state of a query strategy: ``{"sampler", "sampler_params"}`` (``sampler`` None
+    for a plain function); also used by the labeling projects to keep a sampler between queries."""
+    return {
         "sampler": encode(fitted_attributes(query), tensors) if isinstance(query, BaseEstimator) else None,
         "sampler_params": {name: encode(fitted_attributes(value), tensors) for name, value in _nested_samplers(query)},
     }
+
+
+def restore_sampler(query, state, tensors, template=None):
+    """Put ``state`` (from :func:`sampler_state`) into ``query``, freshly built with the same settings;
+    :class:`StateFormatError` when it does not fit."""
+    if not isinstance(state, dict) or (state.get("sampler") is None) == isinstance(query, BaseEstimator):
+        raise StateFormatError("the saved query strategy differs from this one")
+    if state["sampler"] is not None:
+        restore_attributes(query, state["sampler"], tensors, template)
+    nested = dict(_nested_samplers(query))
+    params = state.get("sampler_params", {})
+    if not isinstance(params, dict):
+        raise StateFormatError("malformed sampler state (sampler_params)")
+    for name, tree in params.items():
+        if name not in nested:
+            raise StateFormatError(f"the checkpoint's query strategy has a sampler {name!r} the run's has not")
+        restore_attributes(nested[name], tree, tensors, template)
+    return query
 
 
 def _nested_samplers(query):
@@ -90,12 +116,6 @@ def restore_learner(learner, state, tensors, X, y, rows):
     for name, tree in state["hooks"].items():
         if name in hooks:
             restore_attributes(hooks[name], tree, tensors, template)
-    if state["sampler"] is not None:
-        restore_attributes(query, state["sampler"], tensors, template)
-    nested = dict(_nested_samplers(query))
-    for name, tree in state.get("sampler_params", {}).items():
-        if name not in nested:
-            raise StateFormatError(f"the checkpoint's query strategy has a sampler {name!r} the run's has not")
-        restore_attributes(nested[name], tree, tensors, template)
+    restore_sampler(query, state, tensors, template)
     learner.X_training, learner.y_training = X[rows], y[rows]
     return learner

@@ -7,6 +7,7 @@ Layout::
                               the model checkpoint's file name and what it was trained on
     proj/index/<sha>.json     image index versions (path -> size, mtime, content hash)
     proj/models/<sha>.pt      model checkpoints (state dicts only)
+    proj/models/sampler-<sha>.pt  the query strategy's fitted state (data only; see sampler.py)
     proj/cache/               decoded images, keyed by content hash (see index.py)
     proj/rounds/NNN/          to_label.csv and to_label.html of round NNN
     proj/status.png           written by status
@@ -160,7 +161,8 @@ class Project:
     def remove_unreferenced(self):
         """Delete index versions and checkpoints the committed state does not name, and temporary files
         of interrupted writes; round folders past the last committed round."""
-        keep = {self.state["index"], (self.state["model"] or {}).get("file")}
+        keep = {self.state["index"], (self.state["model"] or {}).get("file"),
+                (self.state.get("sampler") or {}).get("file")}
         for folder in (self.root / "index", self.models_dir):
             for path in folder.glob("*") if folder.is_dir() else ():
                 if path.name not in keep:
@@ -176,7 +178,7 @@ class Project:
 def empty_state(classes, index_file):
     """The state of a new project: no labels, no rounds, no model."""
     return {"version": STATE_VERSION, "classes": list(classes), "labels": {}, "rounds": [], "index": index_file,
-            "model": None}
+            "model": None, "sampler": None}
 
 
 def check_state(state, source):
@@ -200,6 +202,11 @@ def check_state(state, source):
     if model is not None and not (isinstance(model, dict) and isinstance(model.get("file"), str)
                                   and safe_name(model["file"])):
         raise bad("model must be null or name a file of the models folder")
+    sampler = state.get("sampler")  # absent in projects made before samplers were kept
+    if sampler is not None and not (isinstance(sampler, dict) and set(sampler) == {"file", "strategy"}
+                                    and isinstance(sampler["file"], str) and safe_name(sampler["file"])
+                                    and isinstance(sampler["strategy"], str)):
+        raise bad("sampler must be null or name a file of the models folder and its strategy")
     return state
 
 

@@ -3,7 +3,10 @@
 Before every class has a label there is no model to score with: the round is a diverse first
 batch instead — k-means (scikit-learn's ``KMeans``, k = the batch size, seeded) on the penultimate
 features of the untrained (or ``--pretrained``) network, taking from each cluster the image
-closest to its centre, largest clusters first (its score is the cluster's size).
+closest to its centre, largest clusters first (its score is the cluster's size). BAL and PT4AL
+instead choose their initial set there (cycle 0 of their pool order), as their references do, so
+that every later query is the next window of that order scored by the model. The strategy's
+fitted state is kept between queries (sampler.py).
 
 The pool is every readable image of the folder without a label, outside the validation set, and
 not proposed by an earlier round (an image left unlabeled in a sheet is not proposed again).
@@ -20,6 +23,7 @@ from ..inference import penultimate_features
 from ..modal_compat import indices_and_scores
 from . import model as models
 from .pool import as_indices, class_counts, labels_digest, rescanned
+from .sampler import new_sampler, save_sampler, saved_sampler
 from .sheets import write_sheet
 
 
@@ -66,16 +70,38 @@ def diverse_batch(net, X, n, seed):
     return np.array([p for p, _ in picks], dtype=np.intp), np.array([s for _, s in picks], dtype=np.float64)
 
 
-def run_strategy(project, net, X_pool, X_labeled, n, number):
-    """Positions in ``X_pool`` of the ``n`` picks (best first), and their scores."""
-    settings = project.settings
-    spec = models.strategy_spec(settings)
-    query = spec.make_query(settings.run_config(), models.round_seed(settings.seed, 0),
-                            project.cache_dir / f"{settings.strategy}-sampler.npz", len(X_pool))
+def run_strategy(project, net, X_pool, X_labeled, n, number, say):
+    """``(positions in X_pool of the n picks best first, their scores, the strategy)``: the project's
+    sampler, restored from its committed state, takes its next cycle; one that refuses the pool
+    (images it never saw) or fails on its restored state (well-formed data that does not fit) is
+    replaced by a new one."""
+    query, restored = saved_sampler(project, len(X_pool), say)
     extra = {"X_labeled": X_labeled} if "X_labeled" in inspect.signature(query).parameters else {}
-    result = query(net, X_pool, n_instances=n, random_state=np.random.RandomState(models.round_seed(settings.seed,
-                                                                                                     number)), **extra)
-    return indices_and_scores(result)
+    rng_seed = models.round_seed(project.settings.seed, number)
+    try:
+        result = query(net, X_pool, n_instances=n, random_state=np.random.RandomState(rng_seed), **extra)
+    except (ValueError, TypeError, IndexError, KeyError) as exc:  # ConfigError is a ValueError
+        if not restored:
+            raise
+        say(f"the saved {project.settings.strategy} sampler does not take this pool ({type(exc).__name__}: {exc}): "
+            "starting a new one")
+        query = new_sampler(project, len(X_pool))
+        result = query(net, X_pool, n_instances=n, random_state=np.random.RandomState(rng_seed), **extra)
+    return (*indices_and_scores(result), query)
+
+
+def first_batch(project, net, X_pool, n, number, why, say):
+    """``(positions, scores, sampler)`` of a round before every class has a label (``why`` says so). BAL
+    and PT4AL choose their initial set (cycle 0 of their pool order, ``initial_indices``; no scores)
+    when the project has no sampler yet; otherwise a diverse k-means batch (sampler None: unchanged)."""
+    settings = project.settings
+    source = "pretrained" if settings.pretrained else "untrained"
+    if models.strategy_spec(settings).own_initial and project.state.get("sampler") is None:
+        say(f"no model yet ({why}): proposing {settings.strategy}'s initial set, the head of its pool order")
+        sampler = new_sampler(project, len(X_pool))
+        return np.asarray(sampler.initial_indices(net, X_pool, n), dtype=np.intp), None, sampler
+    say(f"no model yet ({why}): proposing a diverse first batch, k-means on the features of the {source} network")
+    return (*diverse_batch(net, X_pool, n, models.round_seed(settings.seed, number)), None)
 
 
 def query(project, n, quiet=False, say=print):
@@ -110,17 +136,16 @@ def query(project, n, quiet=False, say=print):
     if min(counts.values()) == 0:
         missing = sum(1 for c in counts.values() if c == 0)
         net = models.initialized(models.new_net(settings, classes, number), settings)
-        source = "pretrained" if settings.pretrained else "untrained"
-        say(f"no model yet ({missing} of {len(classes)} classes have no label): proposing a diverse first batch, "
-            f"k-means on the features of the {source} network")
-        picks, scores = diverse_batch(net, X_pool, n, models.round_seed(settings.seed, number))
-        record["strategy"], predicted = "diverse", None
+        picks, scores, sampler = first_batch(project, net, X_pool, n, number,
+                                             f"{missing} of {len(classes)} classes have no label", say)
+        record["strategy"], predicted = "diverse" if sampler is None else f"{settings.strategy} initial set", None
     else:
         net, model, record = trained_net(project, images, labeled, X_pool, number, record, say)
         X_labeled = images.pixels(labeled)
-        picks, scores = run_strategy(project, net, X_pool, X_labeled, n, number)
+        picks, scores, sampler = run_strategy(project, net, X_pool, X_labeled, n, number, say)
         record["strategy"] = settings.strategy
         predicted = net.predict_proba(X_pool[picks])
+    kept = state.get("sampler") if sampler is None else save_sampler(sampler, project.models_dir, settings.strategy)
     rows = []
     for rank, position in enumerate(picks, 1):
         guess = predicted[rank - 1] if predicted is not None else None
@@ -132,7 +157,8 @@ def query(project, n, quiet=False, say=print):
                 f"round {number}: {len(rows)} images to label")
     record.update(proposed=[r["path"] for r in rows], pool=len(pool),
                   seconds=round(time.perf_counter() - started, 3), time=time.strftime("%Y-%m-%d %H:%M:%S"))
-    project.commit({**state, "index": index_file, "model": model, "rounds": [*state["rounds"], record]})
+    project.commit({**state, "index": index_file, "model": model, "sampler": kept,
+                    "rounds": [*state["rounds"], record]})
     return record
 
 
