@@ -17,6 +17,7 @@ from ..estimator import ALNetClassifier
 from ..hooks import EMATeacher, snapshot_plan
 from ..lr_schedules import lr_scheduler
 from ..models import MODELS
+from ..pool import PoolView
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import split_strategy
 from .strategies import STRATEGIES
@@ -110,12 +111,12 @@ def run_trial(config, dataset, store, progress, key, name, seed, initial_rows, q
         else:
             pool_rows = np.flatnonzero(~labeled)
             start = time.perf_counter()
-            picked, _ = learner.query(X[pool_rows], n_instances=query_size, subset=config.subset,
+            picked, _ = learner.query(PoolView(X, pool_rows), n_instances=query_size, subset=config.subset,
                                       random_state=np.random.RandomState([seed, cycle]))
             query_time = time.perf_counter() - start
             new_rows = pool_rows[np.asarray(picked)]
         labeled[new_rows] = True
-        unlabeled = {"X_unlabeled": X[~labeled]} if uses_pool else {}
+        unlabeled = {"X_unlabeled": PoolView(X, np.flatnonzero(~labeled))} if uses_pool else {}
         progress.start_fit(name, trial, cycle)
         start = time.perf_counter()
         if cycle == 0:

@@ -10,6 +10,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 
 from ..inference import penultimate_features
+from ..pool import PoolView
 from ._common import ConfigError, candidates, check_n_instances, pool_size, query_result, resolve_net
 
 DEFAULT_BLOCK_SIZE = 4096
@@ -73,7 +74,7 @@ def coreset_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_s
     rng = check_random_state(random_state)
     rows = candidates(n_pool, n_instances, subset, rng)
     first = int(rng.randint(len(rows)))
-    pool = penultimate_features(net, X[rows] if len(rows) < n_pool else X)
+    pool = penultimate_features(net, PoolView(X, rows) if len(rows) < n_pool else X)
     labeled = () if X_labeled is None else _labeled_features(classifier, net, X_labeled, block_size)
     positions, distances = k_center_greedy(pool, labeled, n_instances, block_size, first)
     return query_result(rows[positions], distances)

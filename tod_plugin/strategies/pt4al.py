@@ -17,6 +17,7 @@ from sklearn.utils import check_random_state
 from ..errors import ConfigError
 from ..estimator import ALNetClassifier
 from ..inference import score_pool
+from ..pool import PoolView
 from ..pretext import PoolIndex, fit_rotation_pretext, pretext_net, rotation_losses
 from ._common import check_n_instances, pool_size, query_result, resolve_net, top
 
@@ -101,7 +102,7 @@ class PretextOrderSampler(BaseEstimator):
             scores = self.order_score_[self.order_[chosen]]
         else:
             rows = row_of[self.order_[ranks]]
-            confidence = score_pool(net, X[rows], [net.module_], self._confidence)
+            confidence = score_pool(net, PoolView(X, rows), [net.module_], self._confidence)
             best = top(confidence, n_instances, highest=False)
             chosen, scores = ranks[best], confidence[best]
         picked = self.order_[chosen]

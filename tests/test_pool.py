@@ -1,0 +1,160 @@
+"""Pools larger than memory: memory-mapped and lazily read pools, and PoolView."""
+import numpy as np
+import pytest
+from modAL.models import ActiveLearner
+
+from tod_plugin import PoolView
+from tod_plugin.errors import ConfigError
+from tod_plugin.hooks import EpochSnapshots, StepSnapshot
+from tod_plugin.strategies import (PT4ALSampler, cod_sampling, coreset_sampling, ll4al_sampling, random_sampling,
+                                   stconal_sampling, tod_sampling)
+
+from conftest import indices, make_net
+from counting_pool import CountingPool
+
+ROW_STRATEGIES = [random_sampling, cod_sampling, tod_sampling, ll4al_sampling, stconal_sampling, coreset_sampling]
+
+
+@pytest.fixture(scope="module")
+def fitted(digits):
+    X, y = digits.X_train, digits.y_train
+    net = make_net(auxiliary="ll4al", eval_batch_size=32,
+                   callbacks=[StepSnapshot(), EpochSnapshots(start=1, every=1)])
+    learner = ActiveLearner(estimator=net, X_training=X[:60], y_training=y[:60])
+    return learner, np.ascontiguousarray(X[60:160])
+
+
+@pytest.fixture
+def mapped(fitted, tmp_path):
+    """The fitted pool written to disk and opened memory-mapped."""
+    np.save(tmp_path / "pool.npy", fitted[1])
+    return np.load(tmp_path / "pool.npy", mmap_mode="r", allow_pickle=False)
+
+
+@pytest.mark.parametrize("strategy", ROW_STRATEGIES)
+@pytest.mark.parametrize("subset", [None, 40])
+def test_a_memory_mapped_pool_gives_the_indices_of_the_array(fitted, mapped, strategy, subset):
+    learner, pool = fitted
+    expected = indices(strategy(learner, pool, 5, subset=subset, random_state=0))
+    got = indices(strategy(learner, mapped, 5, subset=subset, random_state=0))
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_pt4al_on_a_memory_mapped_pool_gives_the_indices_of_the_array(fitted, mapped):
+    learner, pool = fitted
+    runs = []
+    for X in (pool, mapped):
+        sampler = PT4ALSampler(pretext_epochs=1, random_state=0)
+        runs.append([indices(sampler(learner, X, 4)) for _ in range(2)])
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+@pytest.mark.parametrize("strategy", ROW_STRATEGIES)
+def test_a_pool_view_gives_positions_in_the_view(fitted, strategy):
+    learner, pool = fitted
+    rows = np.arange(0, 100, 2)[::-1]
+    expected = indices(strategy(learner, pool[rows], 4, random_state=0))
+    got = indices(strategy(learner, PoolView(pool, rows), 4, random_state=0))
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("strategy", [stconal_sampling, coreset_sampling, ll4al_sampling, tod_sampling])
+def test_the_pool_is_read_once_per_model_pass_in_slices(fitted, strategy):
+    learner, pool = fitted
+    counting = CountingPool(pool)
+    strategy(learner, counting, 3, random_state=0)
+    assert all(isinstance(key, slice) and key.stop - key.start <= 32 for key in counting.reads)
+    np.testing.assert_array_equal(counting.rows_read(), np.ones(len(pool), dtype=int))
+
+
+def test_cod_reads_each_row_once_for_the_models_and_once_for_its_output_cache(fitted):
+    learner, pool = fitted
+    counting = CountingPool(pool)
+    cod_sampling(learner, counting, 3, random_state=0)
+    assert all(isinstance(key, slice) for key in counting.reads)
+    np.testing.assert_array_equal(counting.rows_read(), np.full(len(pool), 2))
+
+
+def test_a_subset_is_read_in_ascending_contiguous_runs(fitted):
+    learner, pool = fitted
+    counting = CountingPool(pool)
+    stconal_sampling(learner, counting, 3, subset=30, random_state=0)
+    starts = [key.start for key in counting.reads]
+    assert all(isinstance(key, slice) for key in counting.reads) and counting.rows_read().sum() == 30
+    assert all(a < b for a, b in zip(starts, starts[1:]) if a is not None)
+
+
+def test_predict_proba_on_a_memory_mapped_array(fitted, mapped):
+    learner, pool = fitted
+    np.testing.assert_array_equal(learner.estimator.predict_proba(mapped), learner.estimator.predict_proba(pool))
+    view = PoolView(mapped, [5, 1, 3])
+    np.testing.assert_array_equal(learner.estimator.predict(view), learner.estimator.predict(pool[[5, 1, 3]]))
+
+
+def test_fit_on_a_memory_mapped_array_equals_fit_in_memory(digits, tmp_path):
+    X, y = np.ascontiguousarray(digits.X_train[:80]), digits.y_train[:80]
+    np.save(tmp_path / "train.npy", X)
+    mapped = np.load(tmp_path / "train.npy", mmap_mode="r")
+    a, b = make_net(max_epochs=1).fit(X, y), make_net(max_epochs=1).fit(mapped, y)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_pool_view_behaves_as_the_rows_it_names():
+    X = np.arange(60).reshape(20, 3)
+    view = PoolView(X, [7, 2, 9, 2])
+    assert view.shape == (4, 3) and view.dtype == X.dtype and len(view) == 4 and view.ndim == 2
+    np.testing.assert_array_equal(view[1:3], X[[2, 9]])
+    np.testing.assert_array_equal(view[np.array([3, 0])], X[[2, 7]])
+    np.testing.assert_array_equal(view[-1], X[2])
+    np.testing.assert_array_equal(np.asarray(PoolView(view, slice(1, None))), X[[2, 9, 2]])
+    assert PoolView(view, [0]).base is X
+
+
+@pytest.mark.parametrize("rows, match", [([20], "positions in"), ([[1]], "1-D"), ([0.5], "integer")])
+def test_pool_view_refuses_bad_rows(rows, match):
+    with pytest.raises(ConfigError, match=match):
+        PoolView(np.zeros((20, 3)), rows)
+
+
+def test_pool_view_refuses_what_is_not_an_array():
+    with pytest.raises(TypeError, match="array-like"):
+        PoolView([1, 2, 3], [0])
+
+
+def test_a_lazily_read_pool_with_nan_is_refused_when_read(fitted):
+    learner, pool = fitted
+    bad = pool.astype(np.float32)
+    bad[50] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        learner.estimator.predict_proba(CountingPool(bad))
+
+
+def engine_results(dataset, out):
+    from tod_plugin.experiment import RunConfig, RunStore, run_experiment
+    from tod_plugin.experiment.progress import Progress
+
+    config = RunConfig(strategies=("cod+tod", "coreset"), trials=1, cycles=1, epochs=2, initial=30, query_size=10,
+                       subset=100, device="cpu").validate()
+    store = RunStore(out)
+    store.create(config.to_dict())
+    run_experiment(config, dataset, store, Progress(2, 1, 1, enabled=False))
+    results = [(r["strategy"], r["cycle"], r["n_labeled"], r["accuracy"]) for r in store.results]
+    return results, [q["indices"] for q in store.queries]
+
+
+def test_the_engine_on_a_memory_mapped_dataset_gives_the_results_in_memory(digits, tmp_path):
+    import dataclasses
+
+    small = dataclasses.replace(digits, X_train=np.ascontiguousarray(digits.X_train[:300]),
+                                y_train=digits.y_train[:300])
+    np.save(tmp_path / "train.npy", small.X_train)
+    mapped = dataclasses.replace(small, X_train=np.load(tmp_path / "train.npy", mmap_mode="r"))
+    assert engine_results(small, tmp_path / "in_memory") == engine_results(mapped, tmp_path / "mapped")
+
+
+def test_a_modal_learner_queries_a_pool_view_and_returns_its_rows(fitted):
+    learner, pool = fitted
+    rows = np.arange(10, 90)
+    learner.query_strategy = stconal_sampling
+    idx, instances = learner.query(PoolView(pool, rows), n_instances=3, random_state=0)
+    np.testing.assert_array_equal(instances, pool[rows[idx]])
