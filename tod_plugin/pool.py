@@ -15,9 +15,12 @@ from .errors import ConfigError
 
 
 def is_lazy(X):
-    """Whether ``X`` is read on demand: a memory-mapped array, a :class:`PoolView`, or an array-like
-    with ``shape``, ``dtype``, ``len()`` and slicing that is not an in-memory array or tensor."""
-    if isinstance(X, np.memmap) or isinstance(X, PoolView):
+    """Whether ``X`` is read on demand: a file-backed ``np.memmap``, a :class:`PoolView`, or an
+    array-like with ``shape``, ``dtype``, ``len()`` and slicing that is not an in-memory array or tensor
+    (rows taken from a memmap by an index array are in memory)."""
+    if isinstance(X, np.memmap):
+        return getattr(X, "filename", None) is not None
+    if isinstance(X, PoolView):
         return True
     if isinstance(X, (np.ndarray, torch.Tensor)):
         return False

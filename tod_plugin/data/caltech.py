@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .files import DatasetDamaged, Source, data_root, fetch
-from .images import class_folders, crop_transform, list_images, read_images, split_per_class
+from .decode_cache import CACHE_FOLDER, cached_images
+from .images import class_folders, crop_transform, list_images, split_per_class
 from .spec import ImageDataset
 
 CROP = 224
@@ -70,7 +71,8 @@ def list_classes(fmt, folder):
     return paths, np.asarray(labels, dtype=np.int64), names
 
 
-def load(fmt, data_dir=None, download=False, image_size=None):
+def load(fmt, data_dir=None, download=False, image_size=None, cache_dir=None):
+    """The images are decoded once into ``cache_dir`` (default ``<name>/.tod-cache``; see ``decode_cache``)."""
     root = data_root(data_dir)
     if download and fmt.source.missing(root):
         fetch(fmt.name, root, fmt.download)
@@ -80,19 +82,24 @@ def load(fmt, data_dir=None, download=False, image_size=None):
 
     size = image_size or CROP
 
-    def read(rows):
-        return read_images([paths[i] for i in rows], size, size, crop_transform(size))
+    folder = fmt.source.path(root)
+    cache_dir = folder.parent / CACHE_FOLDER if cache_dir is None else cache_dir
 
-    return ImageDataset(name=fmt.name, X_train=read(train_rows), y_train=labels[train_rows], X_test=read(test_rows),
+    def read(rows, split):
+        return cached_images([paths[i] for i in rows], size, size, crop_transform(size), cache_dir=cache_dir,
+                             split=f"{fmt.name}-{split}", root=folder, recipe={"crop": size})
+
+    return ImageDataset(name=fmt.name, X_train=read(train_rows, "train"), y_train=labels[train_rows],
+                        X_test=read(test_rows, "test"),
                         y_test=labels[test_rows], class_names=names, mean=IMAGENET_MEAN, std=IMAGENET_STD,
                         crop_padding=0, hflip=True)
 
 
-def load_caltech101(data_dir=None, download=False, image_size=None):
+def load_caltech101(data_dir=None, download=False, image_size=None, cache_dir=None):
     """Caltech-101: 101 object classes, 224 x 224, seeded 90/10 split per class."""
-    return load(CALTECH101, data_dir, download, image_size)
+    return load(CALTECH101, data_dir, download, image_size, cache_dir)
 
 
-def load_caltech256(data_dir=None, download=False, image_size=None):
+def load_caltech256(data_dir=None, download=False, image_size=None, cache_dir=None):
     """Caltech-256: 256 object classes, 224 x 224, seeded 90/10 split per class."""
-    return load(CALTECH256, data_dir, download, image_size)
+    return load(CALTECH256, data_dir, download, image_size, cache_dir)
