@@ -158,3 +158,75 @@ def test_a_modal_learner_queries_a_pool_view_and_returns_its_rows(fitted):
     learner.query_strategy = stconal_sampling
     idx, instances = learner.query(PoolView(pool, rows), n_instances=3, random_state=0)
     np.testing.assert_array_equal(instances, pool[rows[idx]])
+
+
+def test_bal_clusters_large_pools_with_minibatch_kmeans():
+    import torch
+
+    from tod_plugin.strategies.bal import cluster_centres
+
+    rng = np.random.RandomState(0)
+    means = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    features = torch.as_tensor(np.concatenate([m + rng.randn(200, 2) for m in means]), dtype=torch.float32)
+    minibatch = cluster_centres(features, 3, seed=0, minibatch_above=100).numpy()
+    full = cluster_centres(features, 3, seed=0).numpy()
+    np.testing.assert_array_equal(minibatch, cluster_centres(features, 3, seed=0, minibatch_above=100).numpy())
+    for centres in (minibatch, full):
+        nearest = np.linalg.norm(centres[:, None] - means[None], axis=2).min(axis=0)
+        assert nearest.max() < 0.5
+
+
+def test_coreset_in_float16_picks_as_in_float32(fitted):
+    learner, pool = fitted
+    a = indices(coreset_sampling(learner, pool, 8, random_state=0, feature_dtype="float32"))
+    b = indices(coreset_sampling(learner, pool, 8, random_state=0, feature_dtype="float16"))
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="feature_dtype must be"):
+        coreset_sampling(learner, pool, 8, feature_dtype="float64")
+
+
+def _shard_rank(rank, init_file, net_blob, path, out_file):
+    import pickle
+
+    import torch
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    try:
+        torch.set_num_threads(1)
+        counting = CountingPool(np.load(path, mmap_mode="r"))
+        picked = np.asarray(cod_sampling(pickle.loads(net_blob), counting, n_instances=5, random_state=0))
+        with open(f"{out_file}.{rank}", "wb") as f:
+            pickle.dump((picked, counting.rows_read()), f)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_each_gloo_rank_reads_only_its_shard_of_a_memory_mapped_pool(small_split, tmp_path):
+    import pickle
+    import time
+
+    import torch.multiprocessing as mp
+
+    from tod_plugin.distributed import shard_bounds
+
+    X_l, y_l, X_pool, _, _, _ = small_split
+    net = make_net(eval_batch_size=16).fit(X_l, y_l)
+    np.save(tmp_path / "pool.npy", X_pool[:83])
+    ranks = mp.start_processes(_shard_rank, args=(str(tmp_path / "init"), pickle.dumps(net), str(tmp_path / "pool.npy"),
+                                                  str(tmp_path / "out")), nprocs=2, join=False, start_method="fork")
+    deadline = time.monotonic() + 300
+    while not ranks.join(timeout=1):
+        if time.monotonic() > deadline:
+            for process in ranks.processes:
+                process.kill()
+            pytest.fail("the 2-process gloo run did not finish")
+    single = np.asarray(cod_sampling(net, X_pool[:83], n_instances=5, random_state=0))
+    for rank in range(2):
+        with open(tmp_path / f"out.{rank}", "rb") as f:
+            picked, rows_read = pickle.load(f)
+        np.testing.assert_array_equal(picked, single)
+        start, stop = shard_bounds(83, 16, rank, 2)
+        expected = np.zeros(83, dtype=int)
+        expected[start:stop] = 2  # the models' pass and COD's row keys, nothing outside the shard
+        np.testing.assert_array_equal(rows_read, expected)

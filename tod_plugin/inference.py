@@ -94,7 +94,8 @@ def _outputs(model, x, known):
 
 class RowKeys:
     """Content keys of the rows of ``X`` (the SHA-1 digest of each row's bytes, 160 bits), made on
-    demand and kept: ``keys(start, stop)``, ``keys.all()``. Rows without a key are read as one slice."""
+    demand and kept: ``keys(start, stop)``, ``keys.all()`` (None for rows never asked for: under
+    ``torch.distributed`` a rank hashes only its shard). Rows without a key are read as one slice."""
 
     def __init__(self, X):
         self.rows = X if is_lazy(X) else np.asarray(X)
@@ -109,7 +110,7 @@ class RowKeys:
         return self.keys[start:stop]
 
     def all(self):
-        return self(0, len(self.keys))
+        return list(self.keys)
 
 
 def input_setting(net, X):
@@ -133,7 +134,7 @@ class OutputCache:
     def __init__(self, state, setting, keys, outputs):
         self.state = state
         self.setting = setting
-        self.index = {key: i for i, key in enumerate(keys)}
+        self.index = {key: i for i, key in enumerate(keys) if key is not None}
         self.outputs = outputs
 
 
@@ -162,8 +163,9 @@ def cached_outputs(cache, state, setting, keys):
     return known
 
 
-def penultimate_features(net, X, module=None):
-    """``module.forward_features`` of every row of ``X`` as one float32 tensor on the net's device.
+def penultimate_features(net, X, module=None, dtype=torch.float32):
+    """``module.forward_features`` of every row of ``X`` as one (N, F) tensor of ``dtype`` on the net's
+    device, filled batch by batch (no other copy of the features is made).
 
     ``module`` defaults to ``net.module_``; it runs in eval mode (its mode is restored after), under
     the net's autocast (``precision``). Inputs are prepared exactly as for ``net.predict_proba``.
@@ -175,6 +177,13 @@ def penultimate_features(net, X, module=None):
     module.eval()
     try:
         with torch.inference_mode(), net.autocast():
-            return torch.cat([module.forward_features(x).float().flatten(1) for x in net.iter_batches(X)])
+            out, offset = None, 0
+            for x in net.iter_batches(X):
+                features = module.forward_features(x).float().flatten(1)
+                if out is None:
+                    out = torch.empty((len(X), features.shape[1]), dtype=dtype, device=features.device)
+                out[offset:offset + len(features)] = features
+                offset += len(features)
+            return out
     finally:
         module.train(was_training)
