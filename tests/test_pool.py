@@ -6,7 +6,7 @@ from modAL.models import ActiveLearner
 from tod_plugin import PoolView
 from tod_plugin.errors import ConfigError
 from tod_plugin.hooks import EpochSnapshots, StepSnapshot
-from tod_plugin.strategies import (PT4ALSampler, cod_sampling, coreset_sampling, ll4al_sampling, random_sampling,
+from tod_plugin.strategies import (BALSampler, PT4ALSampler, cod_sampling, coreset_sampling, ll4al_sampling, random_sampling,
                                    stconal_sampling, tod_sampling)
 
 from conftest import indices, make_net
@@ -40,11 +40,12 @@ def test_a_memory_mapped_pool_gives_the_indices_of_the_array(fitted, mapped, str
     np.testing.assert_array_equal(got, expected)
 
 
-def test_pt4al_on_a_memory_mapped_pool_gives_the_indices_of_the_array(fitted, mapped):
+@pytest.mark.parametrize("sampler_class", [PT4ALSampler, BALSampler])
+def test_pretext_samplers_on_a_memory_mapped_pool_give_the_indices_of_the_array(fitted, mapped, sampler_class):
     learner, pool = fitted
     runs = []
     for X in (pool, mapped):
-        sampler = PT4ALSampler(pretext_epochs=1, random_state=0)
+        sampler = sampler_class(pretext_epochs=1, random_state=0)
         runs.append([indices(sampler(learner, X, 4)) for _ in range(2)])
     np.testing.assert_array_equal(runs[0], runs[1])
 
@@ -230,3 +231,16 @@ def test_each_gloo_rank_reads_only_its_shard_of_a_memory_mapped_pool(small_split
         expected = np.zeros(83, dtype=int)
         expected[start:stop] = 2  # the models' pass and COD's row keys, nothing outside the shard
         np.testing.assert_array_equal(rows_read, expected)
+
+
+def test_the_rotations_of_a_lazy_pool_are_read_as_rows():
+    from tod_plugin.pretext import rotations
+    from tod_plugin.pretext.rotation import rotated
+
+    X = np.arange(5 * 2 * 3 * 3, dtype=np.uint8).reshape(5, 2, 3, 3)
+    lazy, labels = rotated(CountingPool(X))
+    expected, expected_labels = rotations(X)
+    assert lazy.shape == expected.shape and len(lazy) == 20
+    np.testing.assert_array_equal(labels, expected_labels)
+    np.testing.assert_array_equal(lazy[3:11], expected[3:11])
+    np.testing.assert_array_equal(lazy[np.array([19, 0, 6])], expected[[19, 0, 6]])

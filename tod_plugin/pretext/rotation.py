@@ -12,6 +12,7 @@ from ..errors import ConfigError
 from ..estimator import ALNetClassifier
 from ..inference import penultimate_features
 from ..lr_schedules import lr_scheduler
+from ..pool import dtype_of, is_lazy, read_in_order
 
 N_ROTATIONS = 4
 MILESTONE_FRACTIONS = (0.25, 0.5, 0.75)  # 30 / 60 / 90 of the reference's 120 epochs
@@ -27,6 +28,38 @@ def rotations(X):
         raise ConfigError(f"the rotation pretext needs square images (N, C, H, H); got shape {tuple(x.shape)}")
     stacked = torch.stack([torch.rot90(x, k, dims=(2, 3)) for k in range(N_ROTATIONS)], dim=1)
     return stacked.reshape(-1, *x.shape[1:]).numpy(), np.tile(np.arange(N_ROTATIONS), len(x))
+
+
+class RotatedPool:
+    """The rows of :func:`rotations` of a lazily read pool ``X``, read on demand: row 4i + k is image i
+    rotated by 90*k degrees. Reading rows reads their images (ascending) and rotates them; the four
+    rotations of the pool are never held in memory."""
+
+    def __init__(self, X):
+        if len(X.shape) != 4 or X.shape[2] != X.shape[3]:
+            raise ConfigError(f"the rotation pretext needs square images (N, C, H, H); got shape {tuple(X.shape)}")
+        self.X = X
+        self.shape = (N_ROTATIONS * len(X),) + tuple(X.shape[1:])
+        self.dtype = dtype_of(X)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        index = np.arange(len(self))[key] if isinstance(key, slice) else np.asarray(key, dtype=np.intp)
+        images = torch.as_tensor(read_in_order(self.X, index // N_ROTATIONS))
+        turns = torch.as_tensor(index % N_ROTATIONS)
+        out = images.clone()
+        for k in range(1, N_ROTATIONS):
+            out[turns == k] = torch.rot90(images[turns == k], k, dims=(2, 3))
+        return out.numpy()
+
+
+def rotated(X):
+    """``(X_rot, labels)`` as :func:`rotations`; for a lazily read pool, ``X_rot`` is a :class:`RotatedPool`."""
+    if not is_lazy(X):
+        return rotations(X)
+    return RotatedPool(X), np.tile(np.arange(N_ROTATIONS), len(X))
 
 
 def pretext_net(task_net, module=None, epochs=15, lr=0.1, batch_size=256, random_state=None):
@@ -64,7 +97,7 @@ def pretext_net(task_net, module=None, epochs=15, lr=0.1, batch_size=256, random
 
 def rotation_losses(net, X):
     """Per-image pretext loss: the mean of its 4 rotations' cross-entropies (eval mode), float64 (N,)."""
-    X_rot, labels = rotations(X)
+    X_rot, labels = rotated(X)
     logits = net.forward(X_rot)
     losses = F.cross_entropy(logits.float(), torch.as_tensor(labels), reduction="none")
     return losses.reshape(-1, N_ROTATIONS).mean(dim=1).double().numpy()
@@ -72,7 +105,7 @@ def rotation_losses(net, X):
 
 def fit_rotation_pretext(net, X):
     """Train ``net`` (see :func:`pretext_net`) on the 4 rotations of every image of ``X``; returns it."""
-    X_rot, labels = rotations(X)
+    X_rot, labels = rotated(X)
     return net.fit(X_rot, labels)
 
 
