@@ -9,6 +9,7 @@ copying them. This module sits at the bottom of the layers (numpy only) so batch
 import numbers
 
 import numpy as np
+import scipy.sparse
 import torch
 
 from .errors import ConfigError
@@ -17,12 +18,12 @@ from .errors import ConfigError
 def is_lazy(X):
     """Whether ``X`` is read on demand: a file-backed ``np.memmap``, a :class:`PoolView`, or an
     array-like with ``shape``, ``dtype``, ``len()`` and slicing that is not an in-memory array or tensor
-    (rows taken from a memmap by an index array are in memory)."""
+    (rows taken from a memmap by an index array are in memory; sparse matrices are not pools)."""
     if isinstance(X, np.memmap):
         return getattr(X, "filename", None) is not None
     if isinstance(X, PoolView):
         return True
-    if isinstance(X, (np.ndarray, torch.Tensor)):
+    if isinstance(X, (np.ndarray, torch.Tensor)) or scipy.sparse.issparse(X):
         return False
     return all(hasattr(X, name) for name in ("shape", "dtype", "__len__", "__getitem__"))
 
