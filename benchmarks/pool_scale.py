@@ -171,7 +171,8 @@ def main():
             if args.compare == n:
                 runs["memory"] = in_child(args, n, strategy, "memory")[0]
                 report(runs["memory"])
-                print(f"{'':9s} {strategy:8s} mmap / memory img/s = {runs['mmap']['img_s'] / runs['memory']['img_s']:.3f}; "
+                ratio = runs["mmap"]["img_s"] / runs["memory"]["img_s"]
+                print(f"{'':9s} {strategy:8s} mmap / memory img/s = {ratio:.3f}; "
                       f"same picks: {runs['mmap']['checksum'] == runs['memory']['checksum']}")
         if args.torchrun:
             for record in sorted(in_child(args, n, "cod", "mmap", torchrun=True), key=lambda r: r["rank"]):

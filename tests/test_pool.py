@@ -6,8 +6,8 @@ from modAL.models import ActiveLearner
 from tod_plugin import PoolView
 from tod_plugin.errors import ConfigError
 from tod_plugin.hooks import EpochSnapshots, StepSnapshot
-from tod_plugin.strategies import (BALSampler, PT4ALSampler, cod_sampling, coreset_sampling, ll4al_sampling, random_sampling,
-                                   stconal_sampling, tod_sampling)
+from tod_plugin.strategies import (BALSampler, PT4ALSampler, cod_sampling, coreset_sampling, ll4al_sampling,
+                                   random_sampling, stconal_sampling, tod_sampling)
 
 from conftest import indices, make_net
 from counting_pool import CountingPool

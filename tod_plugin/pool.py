@@ -69,7 +69,8 @@ class PoolView:
 
     def __init__(self, X, rows):
         if not all(hasattr(X, name) for name in ("shape", "dtype", "__len__", "__getitem__")):
-            raise TypeError(f"PoolView needs an array-like with shape, dtype, len() and slicing; got {type(X).__name__}")
+            raise TypeError("PoolView needs an array-like with shape, dtype, len() and slicing; "
+                            f"got {type(X).__name__}")
         n = len(X)
         if isinstance(rows, slice):
             rows = np.arange(n)[rows]
@@ -79,7 +80,8 @@ class PoolView:
                               f"of shape {rows.shape}")
         rows = rows.astype(np.intp)
         if len(rows) and (rows.min() < -n or rows.max() >= n):
-            raise ConfigError(f"PoolView rows must be positions in [0, {n}), got values from {rows.min()} to {rows.max()}")
+            raise ConfigError(f"PoolView rows must be positions in [0, {n}), "
+                              f"got values from {rows.min()} to {rows.max()}")
         rows = np.where(rows < 0, rows + n, rows)
         if isinstance(X, PoolView):
             X, rows = X.base, X.rows[rows]

@@ -54,7 +54,8 @@ def _check_lazy(X, name, fitted_shape, owner):
                           f"(n_samples, n_features); got shape {shape} (grey images: store them as (n, 1, H, W))")
     sample = shape[1:]
     if fitted_shape is not None and sample != fitted_shape:
-        raise ConfigError(f"{name} has samples of shape {sample}, but {owner} was fitted on samples of shape {fitted_shape}")
+        raise ConfigError(f"{name} has samples of shape {sample}, but {owner} was fitted on samples of shape "
+                          f"{fitted_shape}")
     return X
 
 

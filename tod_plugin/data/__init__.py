@@ -78,5 +78,5 @@ def load_dataset(name, data_dir=None, download=False, image_size=None, cache_dir
     return LOADERS[name](data_dir=data_dir, download=download, **options)
 
 
-__all__ = ["DATA_DIR_ENV", "DECODED", "DatasetDamaged", "DatasetNotFound", "ImageDataset", "LOADERS", "RESIZED", "SOURCES",
-           "check_dataset_name", "data_root", "load_dataset"]
+__all__ = ["DATA_DIR_ENV", "DECODED", "DatasetDamaged", "DatasetNotFound", "ImageDataset", "LOADERS", "RESIZED",
+           "SOURCES", "check_dataset_name", "data_root", "load_dataset"]
