@@ -43,10 +43,12 @@ class LazyRows:
 
     def __getitem__(self, key):
         rows = self.source[key] if isinstance(key, slice) else read_in_order(self.source, key.cpu().numpy())
-        rows = np.array(rows, copy=True)  # one batch, writable (a memory-mapped slice is read-only)
+        rows = np.ascontiguousarray(rows)  # a memory-mapped slice stays file pages: no copy of the batch
         if rows.dtype.kind == "f" and not np.isfinite(rows).all():
             raise ConfigError("X contains NaN or infinity; clean or impute it first")
-        return torch.from_numpy(rows)
+        with warnings.catch_warnings():  # read-only rows (memmaps) are only read: batches are prepared into new tensors
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            return torch.from_numpy(rows)
 
 
 class ArrayDataset(torch.utils.data.Dataset):
