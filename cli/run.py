@@ -45,6 +45,9 @@ def _check_milestones(ctx, settings, resume):
 @click.option("--data-dir", default=None, type=click.Path(file_okay=False),
               help="Data folder (default: $TOD_DATA_DIR, else ./data); tod-al datasets shows what is there.")
 @click.option("--download", is_flag=True, help="Fetch a missing dataset with torchvision (nothing is fetched without).")
+@click.option("--cache-dir", default=None, type=click.Path(file_okay=False),
+              help="caltech101, caltech256, tinyimagenet, imagefolder: folder of the decoded-image cache (uint8 "
+              ".npy, memory-mapped; default: .tod-cache next to the data).")
 @click.option("--image-size", default=None, type=int,
               help="caltech101[-keep-aspect], caltech256, imagefolder: side of the images stored at load time "
               "(default 224).")
@@ -107,7 +110,7 @@ def _check_milestones(ctx, settings, resume):
               help="Continue the run in this folder after its last finished cycles (same settings).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, **settings):
+def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, cache_dir, **settings):
     """Run an active-learning experiment and write config.json, results.jsonl, queries.jsonl, curve.png.
 
     Interrupted runs continue with --resume RUN_DIR and end with the same results as an uninterrupted run.
@@ -152,14 +155,14 @@ def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, *
         stored = store.open()
         given, places = split_places(stored, given)  # where the data is now; what it is is checked
         config = RunConfig.from_dict(stored).resumed_with(given)
-        config, dataset = resumed_data(config, store, places, record=rank == 0)
+        config, dataset = resumed_data(config, store, places, record=rank == 0, cache_dir=cache_dir)
     else:
         if settings["preset"] is not None:
             explicit = {name for name in settings
                         if ctx.get_parameter_source(_OPTION_OF.get(name, name)) == ParameterSource.COMMANDLINE}
             settings = apply_preset(settings["preset"], settings, explicit)
         config = RunConfig(**absolute_places(settings)).validate()
-        dataset = load_dataset(config.dataset, config.data_dir, config.download, config.image_size)
+        dataset = load_dataset(config.dataset, config.data_dir, config.download, config.image_size, cache_dir)
         if dataset.n_classes < 2:
             raise click.UsageError(f"dataset {config.dataset} has {dataset.n_classes} class: classification needs at "
                                    "least 2 (an image folder needs one sub-folder per class)")

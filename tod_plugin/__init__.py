@@ -5,6 +5,7 @@ Importing the package makes modAL 0.4.x work on current scikit-learn (see ``moda
 """
 from . import modal_compat  # noqa: F401  (applies the modAL compatibility layer)
 from .estimator import ALNetClassifier
+from .pool import PoolView
 
 __version__ = "0.1.0"
-__all__ = ["ALNetClassifier", "__version__"]
+__all__ = ["ALNetClassifier", "PoolView", "__version__"]

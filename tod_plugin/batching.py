@@ -15,6 +15,8 @@ import numpy as np
 import torch
 
 from .augment import crop_flip, draw_crop_flip
+from .errors import ConfigError
+from .pool import is_lazy, read_in_order
 
 
 def to_device(tensor, device):
@@ -26,14 +28,42 @@ def to_device(tensor, device):
     return tensor.to(device)
 
 
+class LazyRows:
+    """A lazily read pool (:func:`tod_plugin.pool.is_lazy`) serving tensor rows on the host: a slice or
+    an index tensor is read from the array-like when asked (ascending), never the whole array.
+    Float rows are checked for NaN / infinity as they are read."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, X):
+        self.source = X
+
+    def __len__(self):
+        return len(self.source)
+
+    def __getitem__(self, key):
+        rows = self.source[key] if isinstance(key, slice) else read_in_order(self.source, key.cpu().numpy())
+        rows = np.ascontiguousarray(rows)  # a memory-mapped slice stays file pages: no copy of the batch
+        if rows.dtype.kind == "f" and not np.isfinite(rows).all():
+            raise ConfigError("X contains NaN or infinity; clean or impute it first")
+        with warnings.catch_warnings():  # read-only rows (memmaps) are only read: batches are prepared into new tensors
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            return torch.from_numpy(rows)
+
+
 class ArrayDataset(torch.utils.data.Dataset):
-    """Images (or feature rows) ``X`` and encoded labels ``y`` held as tensors."""
+    """Images (or feature rows) ``X`` and encoded labels ``y``: tensors (on ``device``) for in-memory
+    arrays, :class:`LazyRows` read batch by batch for lazily read pools (memory maps, h5py, zarr,
+    :class:`~tod_plugin.pool.PoolView`)."""
 
     def __init__(self, X, y=None, device="cpu"):
+        self.y = None if y is None else torch.as_tensor(y, dtype=torch.long).to(device)
+        if is_lazy(X):
+            self.X = LazyRows(X)
+            return
         with warnings.catch_warnings():  # read-only arrays (memmaps) are shared, never written to
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
             self.X = torch.as_tensor(X).to(device)
-        self.y = None if y is None else torch.as_tensor(y, dtype=torch.long).to(device)
 
     def __len__(self):
         return len(self.X)

@@ -17,6 +17,7 @@ from . import distributed
 from .batching import to_device
 from .device import resolve_device
 from .estimator import main_output
+from .pool import PoolView, dtype_of, is_lazy
 from .precision import resolve_precision
 
 
@@ -51,7 +52,8 @@ def _score_shards(net, X, models, score_fn, known, keep):
               for r in range(distributed.world_size())]
     start, stop = bounds[distributed.rank()]
     known = {i: (lambda a, b, lookup=lookup: lookup(start + a, start + b)) for i, lookup in known.items()}
-    scores, kept = _score_rows(net, X[start:stop], models, score_fn, known, keep) if stop > start else (None, None)
+    shard = PoolView(X, slice(start, stop)) if is_lazy(X) else X[start:stop]  # a lazy pool: read this shard only
+    scores, kept = _score_rows(net, shard, models, score_fn, known, keep) if stop > start else (None, None)
     counts = [b - a for a, b in bounds]
     return distributed.gather_rows(scores, counts), (None if keep is None else distributed.gather_rows(kept, counts))
 
@@ -92,27 +94,30 @@ def _outputs(model, x, known):
 
 class RowKeys:
     """Content keys of the rows of ``X`` (the SHA-1 digest of each row's bytes, 160 bits), made on
-    demand and kept: ``keys(start, stop)``, ``keys.all()``."""
+    demand and kept: ``keys(start, stop)``, ``keys.all()`` (None for rows never asked for: under
+    ``torch.distributed`` a rank hashes only its shard). Rows without a key are read as one slice."""
 
     def __init__(self, X):
-        self.rows = np.asarray(X)
+        self.rows = X if is_lazy(X) else np.asarray(X)
         self.keys = [None] * len(self.rows)
 
     def __call__(self, start, stop):
-        for i in range(start, stop):
-            if self.keys[i] is None:
-                self.keys[i] = hashlib.sha1(np.ascontiguousarray(self.rows[i]), usedforsecurity=False).digest()
+        missing = [i for i in range(start, stop) if self.keys[i] is None]
+        if missing:
+            block = np.asarray(self.rows[missing[0]:missing[-1] + 1])
+            for i in missing:
+                self.keys[i] = hashlib.sha1(np.ascontiguousarray(block[i - missing[0]]), usedforsecurity=False).digest()
         return self.keys[start:stop]
 
     def all(self):
-        return self(0, len(self.keys))
+        return list(self.keys)
 
 
 def input_setting(net, X):
     """What besides the weights and the row bytes decides a model's output on a pool row."""
     mean, std = net.normalize if net.normalize is not None else ((), ())
     device = resolve_device(net.device)
-    return (type(net.module_), np.asarray(X).dtype.str, tuple(np.shape(X)[1:]), torch.device(device).type,
+    return (type(net.module_), dtype_of(X).str, tuple(X.shape[1:]), torch.device(device).type,
             tuple(map(float, mean)), tuple(map(float, std)), net.uses_channels_last,
             resolve_precision(net.precision, device))
 
@@ -129,7 +134,7 @@ class OutputCache:
     def __init__(self, state, setting, keys, outputs):
         self.state = state
         self.setting = setting
-        self.index = {key: i for i, key in enumerate(keys)}
+        self.index = {key: i for i, key in enumerate(keys) if key is not None}
         self.outputs = outputs
 
 
@@ -158,8 +163,9 @@ def cached_outputs(cache, state, setting, keys):
     return known
 
 
-def penultimate_features(net, X, module=None):
-    """``module.forward_features`` of every row of ``X`` as one float32 tensor on the net's device.
+def penultimate_features(net, X, module=None, dtype=torch.float32):
+    """``module.forward_features`` of every row of ``X`` as one (N, F) tensor of ``dtype`` on the net's
+    device, filled batch by batch (no other copy of the features is made).
 
     ``module`` defaults to ``net.module_``; it runs in eval mode (its mode is restored after), under
     the net's autocast (``precision``). Inputs are prepared exactly as for ``net.predict_proba``.
@@ -171,6 +177,13 @@ def penultimate_features(net, X, module=None):
     module.eval()
     try:
         with torch.inference_mode(), net.autocast():
-            return torch.cat([module.forward_features(x).float().flatten(1) for x in net.iter_batches(X)])
+            out, offset = None, 0
+            for x in net.iter_batches(X):
+                features = module.forward_features(x).float().flatten(1)
+                if out is None:
+                    out = torch.empty((len(X), features.shape[1]), dtype=dtype, device=features.device)
+                out[offset:offset + len(features)] = features
+                offset += len(features)
+            return out
     finally:
         module.train(was_training)

@@ -9,13 +9,19 @@
   ``(indices, scores)`` and calls the strategy a second time when that fails.
   :data:`QUERY_RETURNS_SCORES` tells :func:`query_result`, which every strategy returns through,
   which of the two to give; :func:`indices_and_scores` reads either back.
+* modAL's ``query`` returns the queried rows through ``retrieve_rows``, which knows numpy, lists,
+  pandas and scipy only: it is rebound (in the same modules, idempotently) so that lazily read
+  pools (memory maps, h5py, zarr, :class:`~tod_plugin.pool.PoolView`) give their rows, read in order.
 """
 import functools
 import importlib
 import inspect
+import numbers
 
 import numpy as np
 import sklearn.utils
+
+from .pool import is_lazy, read_in_order
 
 _MODAL_MODULES = ("modAL.models.base", "modAL.models.learners")
 
@@ -54,6 +60,33 @@ def patch_modal_check_X_y():
     return patched
 
 
+def _reading_lazily(retrieve_rows):
+    @functools.wraps(retrieve_rows)
+    def retrieve_rows_compat(X, I):
+        if not is_lazy(X) or isinstance(X, np.ndarray):
+            return retrieve_rows(X, I)
+        return np.asarray(X[int(I)]) if isinstance(I, numbers.Integral) else read_in_order(X, np.asarray(I))
+
+    retrieve_rows_compat.reads_lazy_pools = True
+    return retrieve_rows_compat
+
+
+def patch_modal_retrieve_rows():
+    """Rebind ``retrieve_rows`` in modAL's modules to read lazy pools; returns the names of the modules patched."""
+    patched = []
+    for name in _MODAL_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        bound = getattr(module, "retrieve_rows", None)
+        if bound is None or getattr(bound, "reads_lazy_pools", False):
+            continue
+        module.retrieve_rows = _reading_lazily(bound)
+        patched.append(name)
+    return patched
+
+
 def _query_returns_scores():
     from modAL.models.base import BaseLearner
 
@@ -61,6 +94,7 @@ def _query_returns_scores():
 
 
 patch_modal_check_X_y()
+patch_modal_retrieve_rows()
 QUERY_RETURNS_SCORES = _query_returns_scores()
 
 

@@ -11,6 +11,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, column_or_1d
 
 from .errors import ConfigError
+from .pool import is_lazy
 
 
 MAX_SEED = 2**32 - 1  # numpy's RandomState takes seeds in [0, 2**32 - 1]
@@ -114,7 +115,11 @@ def check_random_state(random_state, name="random_state"):
 
 def check_samples(X, name="X", fitted_shape=None, owner="ALNetClassifier"):
     """Validate an input array; returns it as a numpy/torch array of ndim >= 2 ((N, H, W) gets a
-    channel axis). ``fitted_shape``: the sample shape the net was fitted on, required when given."""
+    channel axis). ``fitted_shape``: the sample shape the net was fitted on, required when given.
+    A lazily read pool (memory map, h5py, zarr, ``PoolView``) is checked from its shape and dtype
+    only and returned as is (its rows are checked as they are read)."""
+    if is_lazy(X):
+        return _check_lazy(X, name, fitted_shape, owner)
     if not isinstance(X, torch.Tensor):
         # sparse -> TypeError; complex, empty, 0 features, NaN/inf -> ValueError; numeric
         # object arrays -> float64; numeric dtypes (uint8 images included) are kept.
@@ -142,6 +147,20 @@ def check_samples(X, name="X", fitted_shape=None, owner="ALNetClassifier"):
         raise ConfigError(
             f"{name} has samples of shape {tuple(X.shape[1:])}, but {owner} was fitted on samples of shape {fitted_shape}"
         )
+    return X
+
+
+def _check_lazy(X, name, fitted_shape, owner):
+    dtype, shape = np.dtype(X.dtype), tuple(X.shape)
+    if dtype.kind not in "biuf":
+        raise ConfigError(f"{name} must hold numbers (bool, int, uint or float), got dtype {dtype}")
+    if len(shape) not in (2, 4) or len(X) == 0:
+        raise ConfigError(f"{name}, read lazily, must be a non-empty array of shape (n_samples, C, H, W) or "
+                          f"(n_samples, n_features); got shape {shape} (grey images: store them as (n, 1, H, W))")
+    sample = shape[1:]
+    if fitted_shape is not None and sample != fitted_shape:
+        raise ConfigError(f"{name} has samples of shape {sample}, but {owner} was fitted on samples of shape "
+                          f"{fitted_shape}")
     return X
 
 

@@ -47,13 +47,18 @@ def check_dataset_name(name):
         raise ConfigError(f"unknown dataset {name!r}; choose one of {sorted(LOADERS)} or imagefolder:PATH")
 
 
+#: Datasets decoded from image files, cached as memory-mapped arrays (``cache_dir``).
+DECODED = ("caltech101", "caltech101-keep-aspect", "caltech256", "tinyimagenet", "imagefolder:PATH")
+
 #: Datasets resized at load time, which take ``image_size`` (the side of the stored images).
 RESIZED = ("caltech101", "caltech101-keep-aspect", "caltech256", "imagefolder:PATH")
 
 
-def load_dataset(name, data_dir=None, download=False, image_size=None):
+def load_dataset(name, data_dir=None, download=False, image_size=None, cache_dir=None):
     """Load a dataset by name; ``data_dir`` is the data folder (default ``$TOD_DATA_DIR``, else ``./data``);
     ``image_size`` sets the side of the stored images of the datasets in :data:`RESIZED` (default 224).
+    The datasets of :data:`DECODED` are decoded once into a memory-mapped uint8 cache in ``cache_dir``
+    (default: a ``.tod-cache`` folder next to their files; see :mod:`tod_plugin.data.decode_cache`).
 
     A missing dataset raises :class:`DatasetNotFound`, a damaged one :class:`DatasetDamaged` (both
     :class:`ConfigError`, one line saying which files, where, and how to get them).
@@ -66,10 +71,14 @@ def load_dataset(name, data_dir=None, download=False, image_size=None):
         if name not in RESIZED and not name.startswith(imagefolder.PREFIX):
             raise ConfigError(f"image_size: {name} images keep their size; it applies to {', '.join(RESIZED)}")
         options["image_size"] = int(image_size)
+    if cache_dir is not None:
+        options["cache_dir"] = cache_dir
+        if name not in DECODED and not name.startswith(imagefolder.PREFIX):
+            del options["cache_dir"]  # stored as arrays: nothing is decoded, nothing cached
     if name.startswith(imagefolder.PREFIX):
         return imagefolder.load(name, **options)
     return LOADERS[name](data_dir=data_dir, download=download, **options)
 
 
-__all__ = ["DATA_DIR_ENV", "DatasetDamaged", "DatasetNotFound", "ImageDataset", "LOADERS", "RESIZED", "SOURCES",
-           "check_dataset_name", "data_root", "load_dataset"]
+__all__ = ["DATA_DIR_ENV", "DECODED", "DatasetDamaged", "DatasetNotFound", "ImageDataset", "LOADERS", "RESIZED",
+           "SOURCES", "check_dataset_name", "data_root", "load_dataset"]

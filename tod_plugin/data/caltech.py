@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .files import DatasetDamaged, Source, data_root, fetch
-from .images import class_folders, crop_transform, list_images, read_images, split_per_class
+from .decode_cache import CACHE_FOLDER, cached_images
+from .images import class_folders, crop_transform, list_images, split_per_class
 from .spec import ImageDataset
 
 CROP = 224
@@ -104,9 +105,11 @@ def reference_split(labels, seed=SPLIT_SEED):
     return np.flatnonzero(~test), np.flatnonzero(test)
 
 
-def load(fmt, data_dir=None, download=False, image_size=None, reference=False, keep_aspect=True, name=None):
+def load(fmt, data_dir=None, download=False, image_size=None, reference=False, keep_aspect=True, name=None,
+         cache_dir=None):
     """``reference``: the TOD reference's split and normalisation; ``keep_aspect``: short-side resize
-    (else the reference's 256 x 256 stretch)."""
+    (else the reference's 256 x 256 stretch). The images are decoded once into ``cache_dir``
+    (default ``<name>/.tod-cache``; see ``decode_cache``)."""
     root = data_root(data_dir)
     if download and fmt.source.missing(root):
         fetch(fmt.name, root, fmt.download)
@@ -121,26 +124,32 @@ def load(fmt, data_dir=None, download=False, image_size=None, reference=False, k
     size = image_size or CROP
     transform = crop_transform(size) if keep_aspect else stretch_center_crop(size)
 
-    def read(rows):
-        return read_images([paths[i] for i in rows], size, size, transform)
+    folder = fmt.source.path(root)
+    cache_dir = folder.parent / CACHE_FOLDER if cache_dir is None else cache_dir
+    name = name or fmt.name
 
-    return ImageDataset(name=name or fmt.name, X_train=read(train_rows), y_train=labels[train_rows],
-                        X_test=read(test_rows), y_test=labels[test_rows], class_names=names, mean=mean, std=std,
-                        crop_padding=0, hflip=True)
+    def read(rows, split):
+        return cached_images([paths[i] for i in rows], size, size, transform, cache_dir=cache_dir,
+                             split=f"{name}-{split}", root=folder, recipe={"crop": size, "keep_aspect": keep_aspect})
+
+    return ImageDataset(name=name, X_train=read(train_rows, "train"), y_train=labels[train_rows],
+                        X_test=read(test_rows, "test"), y_test=labels[test_rows], class_names=names, mean=mean,
+                        std=std, crop_padding=0, hflip=True)
 
 
-def load_caltech101(data_dir=None, download=False, image_size=None, keep_aspect=False):
+def load_caltech101(data_dir=None, download=False, image_size=None, keep_aspect=False, cache_dir=None):
     """Caltech-101 as the TOD reference: 101 classes, int(0.9 n) / rest split per class, 256 x 256
     stretch + centre crop 224 (``keep_aspect``: short side 256 instead), mean 0.502 / std 1.0."""
     name = "caltech101-keep-aspect" if keep_aspect else "caltech101"
-    return load(CALTECH101, data_dir, download, image_size, reference=True, keep_aspect=keep_aspect, name=name)
+    return load(CALTECH101, data_dir, download, image_size, reference=True, keep_aspect=keep_aspect, name=name,
+                cache_dir=cache_dir)
 
 
-def load_caltech101_keep_aspect(data_dir=None, download=False, image_size=None):
+def load_caltech101_keep_aspect(data_dir=None, download=False, image_size=None, cache_dir=None):
     """Caltech-101 as :func:`load_caltech101`, resized on the short side (aspect ratio kept)."""
-    return load_caltech101(data_dir, download, image_size, keep_aspect=True)
+    return load_caltech101(data_dir, download, image_size, keep_aspect=True, cache_dir=cache_dir)
 
 
-def load_caltech256(data_dir=None, download=False, image_size=None):
+def load_caltech256(data_dir=None, download=False, image_size=None, cache_dir=None):
     """Caltech-256: 256 object classes, 224 x 224 (short side 256, centre crop), seeded 90/10 split per class."""
-    return load(CALTECH256, data_dir, download, image_size)
+    return load(CALTECH256, data_dir, download, image_size, cache_dir=cache_dir)

@@ -19,7 +19,8 @@ import numpy as np
 
 from ..errors import ConfigError
 from .files import DatasetNotFound
-from .images import channel_stats, class_folders, crop_transform, header_size, list_images, read_images
+from .decode_cache import CACHE_FOLDER, cached_images
+from .images import channel_stats, class_folders, crop_transform, header_size, list_images
 from .spec import ImageDataset
 
 PREFIX = "imagefolder:"
@@ -49,8 +50,9 @@ def list_split(folder, classes):
     return paths, np.asarray(labels, dtype=np.int64)
 
 
-def load(name, image_size=None):
-    """Load ``imagefolder:PATH`` (there is nothing to download: the data folder does not apply)."""
+def load(name, image_size=None, cache_dir=None):
+    """Load ``imagefolder:PATH`` (there is nothing to download: the data folder does not apply); the
+    images are decoded once into ``cache_dir`` (default ``PATH/.tod-cache``; see ``decode_cache``)."""
     folder = folder_of(name)
     train_dir, test_dir = folder / "train", folder / "test"
     if not (train_dir.is_dir() and test_dir.is_dir()):
@@ -67,8 +69,10 @@ def load(name, image_size=None):
     else:
         width = height = image_size or CROP
         transform = crop_transform(width)
-    X_train = read_images(train_paths, height, width, transform)
-    X_test = read_images(test_paths, height, width, transform)
+    cache_dir = folder / CACHE_FOLDER if cache_dir is None else cache_dir
+    recipe = {"crop": width if transform is not None else None}
+    X_train, X_test = (cached_images(paths, height, width, transform, cache_dir=cache_dir, split=split, root=folder,
+                                     recipe=recipe) for paths, split in ((train_paths, "train"), (test_paths, "test")))
     mean, std = channel_stats(X_train)
     return ImageDataset(name=name, X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
                         class_names=classes, mean=mean, std=std,

@@ -12,7 +12,8 @@ dataset's usual statistics.
 import numpy as np
 
 from .files import DatasetDamaged, Source, data_root, describe, fetch
-from .images import list_images, read_images
+from .decode_cache import CACHE_FOLDER, cached_images
+from .images import list_images
 from .spec import ImageDataset
 
 SOURCE = Source("tiny-imagenet-200", ("wnids.txt", "train", "val/images", "val/val_annotations.txt"),
@@ -69,8 +70,9 @@ def list_split(folder, wnids):
     return train_paths, np.asarray(train_labels, np.int64), val_paths, np.asarray(val_labels, np.int64)
 
 
-def load(data_dir=None, download=False):
-    """Tiny-ImageNet: 100,000 training and 10,000 validation (= test) images 64 x 64, 200 classes."""
+def load(data_dir=None, download=False, cache_dir=None):
+    """Tiny-ImageNet: 100,000 training and 10,000 validation (= test) images 64 x 64, 200 classes,
+    decoded once into ``cache_dir`` (default ``tiny-imagenet-200/.tod-cache``; see ``decode_cache``)."""
     root = data_root(data_dir)
     if download and SOURCE.missing(root):
         fetch("tinyimagenet", root, download_files)
@@ -78,6 +80,11 @@ def load(data_dir=None, download=False):
     folder = SOURCE.path(root)
     wnids = sorted({line.strip() for line in _lines(folder / "wnids.txt")})
     train_paths, y_train, val_paths, y_test = list_split(folder, wnids)
-    return ImageDataset(name="tinyimagenet", X_train=read_images(train_paths, SIZE, SIZE), y_train=y_train,
-                        X_test=read_images(val_paths, SIZE, SIZE), y_test=y_test,
+    cache_dir = folder / CACHE_FOLDER if cache_dir is None else cache_dir
+
+    def read(paths, split):
+        return cached_images(paths, SIZE, SIZE, None, cache_dir=cache_dir, split=split, root=folder, recipe=None)
+
+    return ImageDataset(name="tinyimagenet", X_train=read(train_paths, "train"), y_train=y_train,
+                        X_test=read(val_paths, "test"), y_test=y_test,
                         class_names=class_names(folder, wnids), mean=MEAN, std=STD, crop_padding=4, hflip=True)

@@ -38,7 +38,7 @@ def split_places(stored, given):
     return given, places
 
 
-def resumed_data(config, store, places, record=True):
+def resumed_data(config, store, places, record=True, cache_dir=None):
     """The dataset of a resumed run, read from ``places`` where given, else from config.json's; refused
     unless it is the data the run started with. A new place (and the fingerprint of a folder written
     before fingerprints) is recorded in config.json when ``record`` (rank 0 only)."""
@@ -48,7 +48,7 @@ def resumed_data(config, store, places, record=True):
                           "cannot be checked in another place; resume it from its original place")
     config = dataclasses.replace(config, **moved)
     try:
-        dataset = load_dataset(config.dataset, config.data_dir, config.download, config.image_size)
+        dataset = load_dataset(config.dataset, config.data_dir, config.download, config.image_size, cache_dir)
     except DatasetNotFound as error:
         hint = "--dataset imagefolder:NEW_PATH" if config.dataset.startswith(PREFIX) else "--data-dir"
         raise DatasetNotFound(f"{error} (moved the data? give --resume its new place with {hint})") from None

@@ -21,6 +21,7 @@ from ..estimator import ALNetClassifier
 from ..hooks import EMATeacher, snapshot_plan
 from ..lr_schedules import lr_scheduler
 from ..models import MODELS
+from ..pool import PoolView
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, settings_digest
 from .config import RunConfig, split_strategy
 from .learner_state import learner_state, restore_learner, training_rows
@@ -133,12 +134,12 @@ def run_trial(config, dataset, store, progress, key, name, seed, initial_rows, q
         else:
             pool_rows = np.flatnonzero(~labeled)
             start = time.perf_counter()
-            picked, _ = learner.query(X[pool_rows], n_instances=query_size, subset=config.subset,
+            picked, _ = learner.query(PoolView(X, pool_rows), n_instances=query_size, subset=config.subset,
                                       random_state=np.random.RandomState([seed, cycle]))
             query_time = time.perf_counter() - start
             new_rows = pool_rows[np.asarray(picked)]
         labeled[new_rows] = True
-        unlabeled = {"X_unlabeled": X[~labeled]} if uses_pool else {}
+        unlabeled = {"X_unlabeled": PoolView(X, np.flatnonzero(~labeled))} if uses_pool else {}
         progress.start_fit(name, trial, cycle)
         start = time.perf_counter()
         learner.teach(X[new_rows], y[new_rows], **unlabeled)  # cycle 0: the first fit

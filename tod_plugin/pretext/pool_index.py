@@ -4,12 +4,15 @@ import hashlib
 import numpy as np
 
 from ..errors import ConfigError
+from ..pool import dtype_of, iter_slices
+
+CHUNK_ROWS = 4096
 
 
 def row_keys(X):
-    """A 64-bit BLAKE2b digest of each row's bytes, as uint64 (N,)."""
-    rows = np.ascontiguousarray(X).reshape(len(X), -1)
-    digests = b"".join(hashlib.blake2b(row.data, digest_size=8).digest() for row in rows)
+    """A 64-bit BLAKE2b digest of each row's bytes, as uint64 (N,); ``X`` is read ``CHUNK_ROWS`` rows at a time."""
+    digests = b"".join(hashlib.blake2b(np.ascontiguousarray(row).data, digest_size=8).digest()
+                       for _, chunk in iter_slices(X, CHUNK_ROWS) for row in chunk.reshape(len(chunk), -1))
     return np.frombuffer(digests, dtype=np.uint64)
 
 
@@ -17,8 +20,7 @@ class PoolIndex:
     """The rows of the pool a sampler was fitted on; maps later pools (subsets of it) to its positions."""
 
     def __init__(self, X):
-        X = np.asarray(X)
-        self.row_shape, self.dtype = X.shape[1:], X.dtype
+        self.row_shape, self.dtype = tuple(X.shape[1:]), dtype_of(X)
         self.keys = row_keys(X)
 
     def __len__(self):
@@ -31,8 +33,7 @@ class PoolIndex:
         not in the boolean mask ``taken`` first. A row the fitted pool does not hold (or holds fewer
         times) raises :class:`ConfigError`.
         """
-        X = np.asarray(X)
-        if X.shape[1:] != self.row_shape or X.dtype != self.dtype:
+        if tuple(X.shape[1:]) != self.row_shape or dtype_of(X) != self.dtype:
             raise ConfigError(
                 f"X_pool has rows of shape {X.shape[1:]} and dtype {X.dtype}, but this {owner} was fitted on a pool "
                 f"of shape {self.row_shape} and dtype {self.dtype}; use a new {owner} for a new pool"

@@ -19,6 +19,7 @@ from ..errors import ConfigError
 from ..estimator import ALNetClassifier
 from ..inference import penultimate_features
 from ..lr_schedules import lr_scheduler
+from ..pool import dtype_of, is_lazy, read_in_order
 
 N_ROTATIONS = 4
 REFERENCE_MILESTONES = (30, 60, 90)
@@ -40,6 +41,37 @@ def _check_square(shape):
         raise ConfigError(f"the rotation pretext needs square images (N, C, H, H); got shape {tuple(shape)}")
 
 
+class RotatedPool:
+    """The rows of :func:`rotations` of a lazily read pool ``X``, read on demand: row 4i + k is image i
+    rotated by 90*k degrees. Reading rows reads their images (ascending) and rotates them; the four
+    rotations of the pool are never held in memory."""
+
+    def __init__(self, X):
+        _check_square(X.shape)
+        self.X = X
+        self.shape = (N_ROTATIONS * len(X),) + tuple(X.shape[1:])
+        self.dtype = dtype_of(X)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        index = np.arange(len(self))[key] if isinstance(key, slice) else np.asarray(key, dtype=np.intp)
+        images = torch.as_tensor(read_in_order(self.X, index // N_ROTATIONS))
+        turns = torch.as_tensor(index % N_ROTATIONS)
+        out = images.clone()
+        for k in range(1, N_ROTATIONS):
+            out[turns == k] = torch.rot90(images[turns == k], k, dims=(2, 3))
+        return out.numpy()
+
+
+def rotated(X):
+    """``(X_rot, labels)`` as :func:`rotations`; for a lazily read pool, ``X_rot`` is a :class:`RotatedPool`."""
+    if not is_lazy(X):
+        return rotations(X)
+    return RotatedPool(X), np.tile(np.arange(N_ROTATIONS), len(X))
+
+
 class RotationPretextNet(ALNetClassifier):
     """An ``ALNetClassifier`` whose training step is the references' rotation step.
 
@@ -51,7 +83,7 @@ class RotationPretextNet(ALNetClassifier):
 
     def fit(self, X, y=None, **fit_params):
         """Train on the images ``X`` (N, C, H, H); ``y`` is ignored (the rotations are the labels)."""
-        _check_square(np.shape(X))
+        _check_square(X.shape if hasattr(X, "shape") else np.shape(X))  # a lazy pool: its shape, no read
         return super().fit(X, np.zeros(len(X), dtype=np.int64), **fit_params)
 
     def train_step_single(self, batch, **fit_params):
@@ -104,7 +136,7 @@ def pretext_net(task_net, module=None, epochs=15, lr=0.1, batch_size=256, random
 
 def rotation_losses(net, X):
     """Per-image pretext loss: the mean of its 4 rotations' cross-entropies (eval mode), float64 (N,)."""
-    X_rot, labels = rotations(X)
+    X_rot, labels = rotated(X)
     logits = net.forward(X_rot)
     losses = F.cross_entropy(logits.float(), torch.as_tensor(labels), reduction="none")
     return losses.reshape(-1, N_ROTATIONS).mean(dim=1).double().numpy()

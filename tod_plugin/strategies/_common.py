@@ -8,6 +8,7 @@ from ..errors import ConfigError, MissingHookError
 from ..estimator import ALNetClassifier
 from ..modal_compat import query_result  # noqa: F401  (the strategies' return, re-exported for them)
 from ..validation import check_number, check_random_state
+from ..pool import PoolView
 
 
 def resolve_net(classifier, X_pool):
@@ -94,6 +95,6 @@ def rank_pool(classifier, X_pool, n_instances, subset, random_state, score, high
     net, X = resolve_net(classifier, X_pool)
     rng = check_random_state(random_state)
     rows = candidates(n_pool, n_instances, subset, rng)
-    scores = score(net, X[rows] if len(rows) < n_pool else X)
+    scores = score(net, PoolView(X, rows) if len(rows) < n_pool else X)  # the subset, read lazily
     best = top(scores, n_instances, highest(net) if callable(highest) else highest)
     return query_result(rows[best], scores[best])

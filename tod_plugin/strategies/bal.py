@@ -4,7 +4,7 @@ Li, Chen, Yu, Liu, Jia, "Balancing Diversity and Novelty for Active Learning", T
 """
 import numpy as np
 import torch
-from sklearn.cluster import KMeans
+from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.utils import check_random_state
 
 from ..errors import ConfigError
@@ -14,6 +14,23 @@ from .pt4al import PretextOrderSampler, check_number
 
 #: How cycle 0 (the initial set) picks from W_0, as the reference's ``--first``.
 FIRST_LABELS = ("high1st", "uni", "low1st", "rand")
+#: Pools beyond this many rows are clustered with MiniBatchKMeans on float32 features.
+MINIBATCH_KMEANS_ABOVE = 50_000
+MINIBATCH_SIZE = 4096
+
+
+def cluster_centres(features, n_clusters, seed, minibatch_above=MINIBATCH_KMEANS_ABOVE):
+    """k-means centroids (k, F) of ``features`` (N, F), float64: scikit-learn's ``KMeans`` (10
+    initialisations, float64) up to ``minibatch_above`` rows; beyond, ``MiniBatchKMeans`` (batches of
+    4096 rows, 3 initialisations, float32), whose memory and time per iteration do not grow with N.
+    """
+    if len(features) > minibatch_above:
+        kmeans = MiniBatchKMeans(n_clusters=n_clusters, n_init=3, batch_size=MINIBATCH_SIZE, random_state=seed)
+        kmeans.fit(features.float().numpy())
+    else:
+        kmeans = KMeans(n_clusters=n_clusters, n_init=10, random_state=seed).fit(features.double().numpy())
+    return torch.as_tensor(kmeans.cluster_centers_, dtype=torch.float64)
+
 
 
 def bal_window(cycle, stride, beta, n, initial=None):
@@ -45,8 +62,9 @@ class BALSampler(PretextOrderSampler):
     labels; ``module``, ``pretext_epochs`` (120 as the reference), ``pretext_lr``,
     ``pretext_batch_size``, ``pretext_augment``; see ``tod_plugin.pretext``), clusters the
     penultimate features of the unrotated images with k-means (k = ``n_clusters``, default the
-    task's number of classes; scikit-learn ``KMeans``, 10 initialisations, seeded) and orders the
-    pool by CDD = d2 - d1 ASCENDING -> P of length N.
+    task's number of classes; scikit-learn ``KMeans``, 10 initialisations, seeded;
+    ``MiniBatchKMeans`` beyond :data:`MINIBATCH_KMEANS_ABOVE` rows, see :func:`cluster_centres`) and
+    orders the pool by CDD = d2 - d1 ASCENDING -> P of length N.
 
     Cycle 0 is the initial labeled set (:meth:`initial_indices`): n0 items of W_0 chosen by
     ``first`` as the reference's ``--first``: ``"high1st"`` the first n0 (the default),
@@ -106,8 +124,9 @@ class BALSampler(PretextOrderSampler):
         k = self._resolved(net)["n_clusters"]
         if len(features) < k:
             raise ConfigError(f"BALSampler: the pool ({len(features)} rows) is smaller than n_clusters ({k})")
-        kmeans = KMeans(n_clusters=k, n_init=10, random_state=kmeans_seed).fit(features.double().numpy())
-        cdd = cluster_distance_difference(features.double(), torch.as_tensor(kmeans.cluster_centers_)).numpy()
+        centres = cluster_centres(features, k, kmeans_seed)
+        dtype = torch.float64 if len(features) <= MINIBATCH_KMEANS_ABOVE else torch.float32
+        cdd = cluster_distance_difference(features.to(dtype), centres).double().numpy()
         return np.argsort(cdd, kind="stable"), cdd
 
     def _window(self, cycle, n_instances):

@@ -19,6 +19,7 @@ from ..errors import ConfigError
 from ..validation import check_random_state
 from ..estimator import ALNetClassifier
 from ..inference import score_pool
+from ..pool import PoolView
 from ..pretext import PoolIndex, fit_rotation_pretext, pretext_net, rotation_losses
 from ..scoring import normalized_confidence
 from ._common import check_n_instances, pool_size, query_result, resolve_net, top
@@ -120,7 +121,7 @@ class PretextOrderSampler(BaseEstimator):
             scores = self.order_score_[self.order_[chosen]]
         else:
             rows = row_of[self.order_[ranks]]
-            confidence = score_pool(net, X[rows], [net.module_], normalized_confidence)
+            confidence = score_pool(net, PoolView(X, rows), [net.module_], normalized_confidence)
             best = top(confidence, n_instances, highest=False)
             chosen, scores = ranks[best], confidence[best]
         picked = self.order_[chosen]
