@@ -4,7 +4,8 @@ Every model is trained the same way, with ``ALNetClassifier``'s defaults (SGD 0.
 weight decay 5e-4, batch n/16 in [8, 128], no augmentation or normalisation) for ``--epochs``
 epochs on a random labeled set, then scored on held-out images. The models of a seed and label
 count are trained one after another in one process, so the time ratios come from the same
-machine state. Models: ``smallcnn`` (the former default), ``layoutcnn`` (the default) and
+machine state. Models: ``smallcnn`` (the former default), ``layoutcnn`` (the default),
+``layoutcnn_all`` (LayoutCNN as first merged: its last stage runs on 8x8 inputs too) and
 ``lenet``, the LeNet-style reference below (two conv-BN-ReLU-maxpool stages, flatten, a 128-unit
 dense layer with dropout 0.5). With ``--weights`` (torchvision's ResNet-18 ImageNet file) a fourth
 row, ``pretrained``: ``PretrainedFeatures`` + an MLP head (128 hidden units) in a Pipeline; the
@@ -29,13 +30,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from sklearn.pipeline import Pipeline
 
 from tod_plugin import ALNetClassifier
 from tod_plugin.data import load_dataset
 from tod_plugin.features import PretrainedFeatures
-from tod_plugin.models import MLP, MODELS
+from tod_plugin.models import MLP, MODELS, LayoutCNN
 
 
 class LeNetReference(nn.Module):
@@ -51,6 +53,19 @@ class LeNetReference(nn.Module):
 
     def forward(self, x):
         return self.layers(x)
+
+
+class LayoutCNNAllStages(LayoutCNN):
+    """LayoutCNN as first merged: the last stage also runs on a map already at the grid (8x8 inputs)."""
+
+    def stage_features(self, x):
+        features = []
+        for stage in self.stages:
+            x = stage(x)
+            if min(x.shape[-2:]) >= 2 * self.grid:
+                x = F.max_pool2d(x, 2)
+            features.append(x)
+        return features
 
 
 def read_idx(path):
@@ -86,7 +101,7 @@ def make_net(model, X, n_classes, epochs, seed, features=None):
                                random_state=seed)
         return Pipeline([("features", features), ("net", head)])
     extra = {"module__side": X.shape[-1]} if model == "lenet" else {}
-    module = LeNetReference if model == "lenet" else MODELS[model]
+    module = {"lenet": LeNetReference, "layoutcnn_all": LayoutCNNAllStages}.get(model) or MODELS[model]
     return ALNetClassifier(module, classes=np.arange(n_classes), max_epochs=epochs, lr=0.05, random_state=seed,
                            **extra)
 

@@ -50,6 +50,15 @@ def test_layout_cnn_pools_down_to_its_grid_and_keeps_it(size, sides):
     torch.testing.assert_close(logits, main)
 
 
+@pytest.mark.parametrize("size, skipped", [(8, True), (16, True), (28, False), (32, False)])
+def test_layout_cnn_runs_its_last_stage_only_above_the_grid(size, skipped):
+    """On 8x8 digits the second stage's map is already the 4x4 grid: the third passes it on unchanged."""
+    net = LayoutCNN(in_channels=1, num_classes=4).eval()
+    with torch.no_grad():
+        second, third = net.stage_features(torch.randn(2, 1, size, size))[1:]
+    assert torch.equal(second, third) is skipped
+
+
 def test_layout_cnn_features_depend_on_where_a_pattern_is():
     """A global average pool (SmallCNN) cannot tell a blob top-left from the same blob bottom-right."""
     torch.manual_seed(0)
