@@ -41,23 +41,28 @@ def _translating(check_X_y):
     return check_X_y_compat
 
 
-def patch_modal_check_X_y():
-    """Rebind ``check_X_y`` in modAL's modules; returns the names of the modules patched."""
-    original = sklearn.utils.check_X_y
-    if not _needs_translation(original):
-        return []
+def _rebind(attribute, marker, wrap):
+    """Replace ``attribute`` in each of modAL's modules that binds it by ``wrap(bound)``, unless it
+    already carries ``marker`` (idempotent); returns the names of the modules patched."""
     patched = []
     for name in _MODAL_MODULES:
         try:
             module = importlib.import_module(name)
         except ImportError:
             continue
-        bound = getattr(module, "check_X_y", None)
-        if bound is None or getattr(bound, "translates_force_all_finite", False):
+        bound = getattr(module, attribute, None)
+        if bound is None or getattr(bound, marker, False):
             continue
-        module.check_X_y = _translating(bound)
+        setattr(module, attribute, wrap(bound))
         patched.append(name)
     return patched
+
+
+def patch_modal_check_X_y():
+    """Rebind ``check_X_y`` in modAL's modules; returns the names of the modules patched."""
+    if not _needs_translation(sklearn.utils.check_X_y):
+        return []
+    return _rebind("check_X_y", "translates_force_all_finite", _translating)
 
 
 def _reading_lazily(retrieve_rows):
@@ -73,18 +78,7 @@ def _reading_lazily(retrieve_rows):
 
 def patch_modal_retrieve_rows():
     """Rebind ``retrieve_rows`` in modAL's modules to read lazy pools; returns the names of the modules patched."""
-    patched = []
-    for name in _MODAL_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        bound = getattr(module, "retrieve_rows", None)
-        if bound is None or getattr(bound, "reads_lazy_pools", False):
-            continue
-        module.retrieve_rows = _reading_lazily(bound)
-        patched.append(name)
-    return patched
+    return _rebind("retrieve_rows", "reads_lazy_pools", _reading_lazily)
 
 
 def _query_returns_scores():
