@@ -4,16 +4,9 @@ import sys
 
 import pytest
 
-from tod_plugin_cli.main import main
+from cli_runner import run_cli
 
 TINY = ["--trials", "2", "--cycles", "2", "--epochs", "1", "--initial", "30", "--query-size", "10", "--quiet"]
-
-
-def run_cli(args, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    out = capsys.readouterr()
-    return exit_info.value.code, out.out, out.err
 
 
 def test_run_writes_the_run_folder(tmp_path, capsys):

@@ -9,22 +9,15 @@ import pytest
 from tod_plugin.data import DatasetDamaged, DatasetNotFound, load_dataset
 from tod_plugin.data import cifar
 from tod_plugin.errors import ConfigError
-from tod_plugin_cli.main import main
 
 from dataset_files import image_ids, images_with_ids, write_cifar10, write_cifar100, write_pickle
+from cli_runner import run_cli
 
 
 @pytest.fixture
 def cifar10_dir(tmp_path):
     write_cifar10(tmp_path, np.arange(30) % 10, np.arange(20) % 10)
     return tmp_path
-
-
-def run_cli(args, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    out = capsys.readouterr()
-    return exit_info.value.code, out.out, out.err
 
 
 TINY_RUN = ["--trials", "1", "--cycles", "2", "--epochs", "1", "--initial", "10", "--query-size", "5", "--quiet",

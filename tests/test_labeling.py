@@ -11,18 +11,11 @@ import torchvision
 
 from tod_plugin.experiment.strategies import STRATEGIES
 from tod_plugin.labeling import project_lock
-from tod_plugin_cli.main import main
 
 from labeling_files import answer, digits_project, fill_sheet, read_sheet, tree_bytes, write_digits, write_labels
+from cli_runner import run_cli
 
 CLASSES = ",".join(map(str, range(10)))
-
-
-def run_cli(args, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(a) for a in args])
-    out = capsys.readouterr()
-    return exit_info.value.code, out.out, out.err
 
 
 def test_annotator_simulation(tmp_path, capsys):

@@ -13,15 +13,9 @@ from tod_plugin.strategies.bal import bal_window
 from tod_plugin_cli.main import main
 
 from labeling_files import answer, digits_project, read_sheet, write_digits, write_labels
+from cli_runner import run_cli
 
 N = 15  # per round; BAL's stride is the query size, its beta 1.2: windows [13, 32), [28, 47) of the order
-
-
-def run_cli(args, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(a) for a in args])
-    out = capsys.readouterr()
-    return exit_info.value.code, out.out, out.err
 
 
 def sheet_paths(proj, number):

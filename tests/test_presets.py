@@ -9,9 +9,9 @@ import torchvision
 from tod_plugin.errors import ConfigError
 from tod_plugin.experiment import RunConfig
 from tod_plugin.experiment.presets import PRESETS, apply_preset, labels_axis
-from tod_plugin_cli.main import main
 
 from dataset_files import write_cifar10
+from cli_runner import run_cli
 
 
 # METHODS section 8: dataset, network, initial, per cycle, cycles (label-set sizes), subset, epochs,
@@ -28,13 +28,6 @@ TABLE = {
 }
 KEYS = ("dataset", "model", "initial", "query_size", "cycles", "subset", "epochs", "milestones", "lr", "batch_size",
         "reinit")
-
-
-def run_cli(args, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    out = capsys.readouterr()
-    return exit_info.value.code, out.out, out.err
 
 
 @pytest.mark.parametrize("name", TABLE)
