@@ -4,15 +4,14 @@ import pickle
 import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from conftest import make_net
+from gloo_ranks import run_two_ranks
 from tod_plugin import distributed
 from tod_plugin.inference import score_pool
 from tod_plugin.scoring import output_discrepancy
@@ -76,15 +75,7 @@ def test_two_gloo_processes_score_like_one(tmp_path, small_split):
     net = make_net(eval_batch_size=16).fit(X_l, y_l)
     pools = {name: X_pool[:n] for name, n in CASES.items()}
     out_file = tmp_path / "rank1.pkl"
-    # fork: the children need no imports (the test process runs torch on one thread, so fork is safe)
-    ranks = mp.start_processes(_rank_main, args=(str(tmp_path / "init"), pickle.dumps(net), pools, str(out_file)),
-                               nprocs=2, join=False, start_method="fork")
-    deadline = time.monotonic() + 300
-    while not ranks.join(timeout=1):
-        if time.monotonic() > deadline:
-            for process in ranks.processes:
-                process.kill()
-            pytest.fail("the 2-process gloo run did not finish")
+    run_two_ranks(_rank_main, (str(tmp_path / "init"), pickle.dumps(net), pools, str(out_file)))
     with open(out_file, "rb") as f:
         sharded = pickle.load(f)
 

@@ -11,6 +11,7 @@ from tod_plugin.strategies import (BALSampler, PT4ALSampler, cod_sampling, cores
 
 from conftest import indices, make_net
 from counting_pool import CountingPool
+from gloo_ranks import run_two_ranks
 
 ROW_STRATEGIES = [random_sampling, cod_sampling, tod_sampling, ll4al_sampling, stconal_sampling, coreset_sampling]
 
@@ -205,23 +206,14 @@ def _shard_rank(rank, init_file, net_blob, path, out_file):
 
 def test_each_gloo_rank_reads_only_its_shard_of_a_memory_mapped_pool(small_split, tmp_path):
     import pickle
-    import time
-
-    import torch.multiprocessing as mp
 
     from tod_plugin.distributed import shard_bounds
 
     X_l, y_l, X_pool, _, _, _ = small_split
     net = make_net(eval_batch_size=16).fit(X_l, y_l)
     np.save(tmp_path / "pool.npy", X_pool[:83])
-    ranks = mp.start_processes(_shard_rank, args=(str(tmp_path / "init"), pickle.dumps(net), str(tmp_path / "pool.npy"),
-                                                  str(tmp_path / "out")), nprocs=2, join=False, start_method="fork")
-    deadline = time.monotonic() + 300
-    while not ranks.join(timeout=1):
-        if time.monotonic() > deadline:
-            for process in ranks.processes:
-                process.kill()
-            pytest.fail("the 2-process gloo run did not finish")
+    run_two_ranks(_shard_rank, (str(tmp_path / "init"), pickle.dumps(net), str(tmp_path / "pool.npy"),
+                                str(tmp_path / "out")))
     single = np.asarray(cod_sampling(net, X_pool[:83], n_instances=5, random_state=0))
     for rank in range(2):
         with open(tmp_path / f"out.{rank}", "rb") as f:
