@@ -6,7 +6,7 @@ from skorch.callbacks import Callback
 
 from tod_plugin import ALNetClassifier
 from tod_plugin.data import load_dataset
-from tod_plugin.estimator import module_state
+from tod_plugin.states import module_state
 from tod_plugin.models import SmallCNN
 
 torch.set_num_threads(1)

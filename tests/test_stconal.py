@@ -10,7 +10,7 @@ from skorch.callbacks import Callback
 
 from tod_plugin import modal_compat
 from tod_plugin.errors import ConfigError, MissingHookError
-from tod_plugin.estimator import module_state
+from tod_plugin.states import module_state
 from tod_plugin.hooks import EpochSnapshots, ema_weight, snapshot_plan
 from tod_plugin.lr_schedules import CosineRestarts, lr_scheduler
 from tod_plugin.scoring import sharpened_kl

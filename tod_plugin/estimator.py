@@ -16,7 +16,6 @@ from .device import on_resolved_device, resolve_device, resolved_device
 from .errors import ConfigError, MissingHookError, TrainingDiverged
 from .module_params import DATA_SIZES, inferred_params, missing_params, missing_params_error
 from .precision import autocast, check_channels_last, check_precision, resolve_channels_last
-from .states import module_state  # noqa: F401  (re-exported: code written before states.py imports it from here)
 from .training_calls import TrainingCalls
 
 

@@ -16,7 +16,7 @@ import torch
 
 from ..data.spec import ImageDataset
 from ..errors import ConfigError
-from ..estimator import module_state
+from ..states import module_state
 from ..experiment.config import split_strategy
 from ..experiment.loop import build_net
 from ..experiment.store import atomic_write_bytes

@@ -6,7 +6,7 @@ from sklearn.pipeline import Pipeline
 
 from ..errors import ConfigError, MissingHookError
 from ..estimator import ALNetClassifier
-from ..modal_compat import query_result  # noqa: F401  (the strategies' return, re-exported for them)
+from ..modal_compat import query_result
 from ..validation import check_number, check_random_state
 from ..pool import PoolView
 
