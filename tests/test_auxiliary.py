@@ -10,7 +10,6 @@ from torch.nn import functional as F
 
 from tod_plugin import ALNetClassifier
 from tod_plugin.auxiliary import LossPredictionModule, ranking_loss, tod_consistency_loss
-from tod_plugin.auxiliary.steps import ll4al_step
 from tod_plugin.batching import UnlabeledStream
 from tod_plugin.errors import ConfigError, MissingHookError
 from tod_plugin.hooks import EMATeacher, ema_weight
@@ -18,6 +17,7 @@ from tod_plugin.hooks.ema import EMAAverager
 from tod_plugin.modal_compat import indices_and_scores
 from tod_plugin.models import MLP, CifarResNet18, SmallCNN
 from tod_plugin.strategies import ll4al_sampling
+from tod_plugin.training_calls import FitContext
 
 from conftest import make_net
 
@@ -177,8 +177,7 @@ def test_loss_module_accepts_any_input_size():
 def backbone_grads(net, x, y, epoch):
     net.module_.zero_grad()
     net.loss_module_.zero_grad()
-    net.fit_epoch_ = epoch
-    logits, aux = ll4al_step(net, x, y)
+    logits, aux = net.auxiliary_loss_.forward(net, x, y, FitContext(epoch=epoch))
     (F.cross_entropy(logits, y) + aux).backward()
     return [p.grad.clone() for p in net.module_.stages.parameters()]
 
