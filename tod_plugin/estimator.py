@@ -342,10 +342,6 @@ class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
         self.n_fits_ += 1
         return self
 
-    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs)
-        self.fit_context_.epoch += 1
-
     def train_step_single(self, batch, **fit_params):
         """One step: CE on the main head, plus lambda x the auxiliary loss when one is set
         (``auxiliary_loss_.training_loss``).
@@ -389,20 +385,6 @@ class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
             causes.append(f"normalize std {tuple(self.normalize[1])} too small")
         return (f"training diverged: the loss became {bad} in epoch {self.fit_context_.epoch + 1} of this fit; "
                 f"likely cause: {' or '.join(causes)}. Lower the learning rate (and check the data) and fit again")
-
-    def fit_loop(self, X, y=None, epochs=None, **fit_params):
-        """skorch's loop; a Ctrl-C (``KeyboardInterrupt``) is not swallowed: skorch's ``partial_fit``
-        would end the fit early as if it had finished, so :meth:`on_train_end` raises it again."""
-        try:
-            return super().fit_loop(X, y, epochs=epochs, **fit_params)
-        except KeyboardInterrupt:
-            self.fit_context_.interrupted = True
-            raise
-
-    def on_train_end(self, net, X=None, y=None, **kwargs):
-        if self.fit_context_.interrupted:
-            raise KeyboardInterrupt
-        super().on_train_end(net, X=X, y=y, **kwargs)
 
     def train_batch_size(self, n_samples):
         """The training batch size used for ``n_samples`` labeled samples."""

@@ -89,6 +89,24 @@ class TrainingCalls:
         finally:
             del self.fit_context_
 
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs)
+        self.fit_context_.epoch += 1
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """skorch's loop; a Ctrl-C (``KeyboardInterrupt``) is not swallowed: skorch's ``partial_fit``
+        would end the fit early as if it had finished, so :meth:`on_train_end` raises it again."""
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            self.fit_context_.interrupted = True
+            raise
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        if self.fit_context_.interrupted:
+            raise KeyboardInterrupt
+        super().on_train_end(net, X=X, y=y, **kwargs)
+
     def check_known_labels(self, y):
         """Training that continues keeps its output layer: every label must be one it was built for."""
         unknown = np.setdiff1d(np.unique(np.asarray(y)), np.asarray(self.classes_))
