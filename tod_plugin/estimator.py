@@ -292,7 +292,8 @@ class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
                 "ActiveLearner(..., X_unlabeled=X_pool) and learner.teach(X, y, X_unlabeled=X_pool))"
             )
         if len(X_unlabeled) == 0:
-            warnings.warn(f"X_unlabeled is empty: the {auxiliary.name.upper()} loss uses the labeled terms only", stacklevel=4)
+            warnings.warn(f"X_unlabeled is empty: the {auxiliary.name.upper()} loss uses the labeled terms only",
+                          stacklevel=4)
             return None
         X_unlabeled = self.check_X(X_unlabeled, name="X_unlabeled", same_shape=False)
         if tuple(X_unlabeled.shape[1:]) != self.input_shape_:
