@@ -6,11 +6,12 @@ import pytest
 import torch
 from skorch.callbacks import Callback
 from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
 from torch.nn import functional as F
 
 from tod_plugin import ALNetClassifier
-from tod_plugin.auxiliary import LossPredictionModule, ranking_loss, tod_consistency_loss
-from tod_plugin.auxiliary.steps import ll4al_step
+from tod_plugin.auxiliary import (AUXILIARIES, LL4ALLoss, LossPredictionModule, NoAuxiliary, TODLoss,
+                                  TOD_AUX_WEIGHTS, ranking_loss, resolve_auxiliary, tod_consistency_loss)
 from tod_plugin.batching import UnlabeledStream
 from tod_plugin.errors import ConfigError, MissingHookError
 from tod_plugin.hooks import EMATeacher, ema_weight
@@ -18,6 +19,7 @@ from tod_plugin.hooks.ema import EMAAverager
 from tod_plugin.modal_compat import indices_and_scores
 from tod_plugin.models import MLP, CifarResNet18, SmallCNN
 from tod_plugin.strategies import ll4al_sampling
+from tod_plugin.training_calls import FitContext
 
 from conftest import make_net
 
@@ -177,8 +179,7 @@ def test_loss_module_accepts_any_input_size():
 def backbone_grads(net, x, y, epoch):
     net.module_.zero_grad()
     net.loss_module_.zero_grad()
-    net.fit_epoch_ = epoch
-    logits, aux = ll4al_step(net, x, y)
+    logits, aux = net.auxiliary_loss_.forward(net, x, y, FitContext(epoch=epoch))
     (F.cross_entropy(logits, y) + aux).backward()
     return [p.grad.clone() for p in net.module_.stages.parameters()]
 
@@ -239,3 +240,72 @@ def test_clone_and_pickle_keep_hooks_and_modules(small_split):
     ll = make_net(auxiliary="ll4al", max_epochs=1).fit(X, y)
     again = pickle.loads(pickle.dumps(ll))
     torch.testing.assert_close(again.loss_module_.out.weight, ll.loss_module_.out.weight)
+
+
+@pytest.mark.parametrize("name, kind, weight, uses_pool, module_params, hooks", [
+    ("none", NoAuxiliary, None, False, {}, []),
+    ("tod", TODLoss, 0.02, True, {"aux_head": True}, [EMATeacher]),
+    ("ll4al", LL4ALLoss, 1.0, False, {}, []),
+])
+def test_each_auxiliary_object_says_what_it_needs(name, kind, weight, uses_pool, module_params, hooks):
+    loss = resolve_auxiliary(name)
+    assert type(loss) is kind and loss.name == name and name in AUXILIARIES
+    assert loss.default_weight == weight and make_net(auxiliary=name).effective_aux_weight == weight
+    assert make_net(auxiliary=name, aux_weight=0.5).effective_aux_weight == 0.5
+    assert loss.uses_pool is uses_pool and loss.module_params == module_params
+    made = loss.make_hooks()
+    assert [type(h) for h in made] == hooks and all(h.decay == 0.999 for h in made)
+    assert loss.dataset_weights == (TOD_AUX_WEIGHTS if name == "tod" else {})
+
+
+@pytest.mark.parametrize("bad", ["vat", "TOD", None, ["tod"]])
+def test_the_resolver_names_the_parameter_and_the_accepted_values(bad):
+    with pytest.raises(ConfigError, match=r"auxiliary must be one of none, tod, ll4al, got"):
+        resolve_auxiliary(bad)
+
+
+def test_the_fitted_net_asks_its_auxiliary_object(small_split):
+    X, y, Xp, *_ = small_split
+    net = tod_net(max_epochs=1)
+    with pytest.raises(MissingHookError, match=r"auxiliary='tod' needs an EMA teacher: .*EMATeacher\(\)"):
+        TODLoss().check_hooks(make_net(auxiliary="tod").initialize())
+    net.fit(X, y, X_unlabeled=Xp)
+    assert isinstance(net.auxiliary_loss_, TODLoss) and net.auxiliary == "tod"
+    net.set_params(auxiliary="none")  # the next training call trains without the auxiliary term
+    assert isinstance(net.auxiliary_loss_, NoAuxiliary)
+    steps = net.hook(EMATeacher).steps_
+    with pytest.warns(UserWarning, match="only used with auxiliary='tod'"):
+        net.partial_fit(X, y, X_unlabeled=Xp)
+    assert net.hook(EMATeacher).steps_ == steps + 3  # the hook still averages; no teacher loss is asked for
+
+
+def test_clone_and_grid_search_keep_auxiliary_a_string(small_split):
+    X, y, *_ = small_split
+    net = make_net(auxiliary="ll4al", max_epochs=1, batch_size=10)
+    twin = clone(net.fit(X, y))
+    assert twin.get_params()["auxiliary"] == "ll4al" and not hasattr(twin, "auxiliary_loss_")
+    search = GridSearchCV(make_net(auxiliary="ll4al", max_epochs=1, batch_size=10),
+                          {"aux_weight": [0.5, 1.0]}, cv=2).fit(X, y)
+    best = search.best_estimator_
+    assert best.auxiliary == "ll4al" and isinstance(best.auxiliary_loss_, LL4ALLoss)
+    assert isinstance(best.loss_module_, LossPredictionModule)
+
+
+class RecordContext(Callback):
+    """The fit context's epoch and generator as each epoch ends."""
+
+    def on_epoch_end(self, net, **kwargs):
+        self.seen_ = [*getattr(self, "seen_", []), (net.fit_context_.epoch, net.fit_context_.generator)]
+
+
+def test_the_fit_context_lives_for_one_training_call(small_split):
+    X, y, Xp, *_ = small_split
+    recorder = RecordContext()
+    net = tod_net(callbacks=[EMATeacher(decay=0.9), recorder], max_epochs=3).fit(X, y, X_unlabeled=Xp)
+    assert [epoch for epoch, _ in recorder.seen_] == [0, 1, 2]
+    assert all(isinstance(g, torch.Generator) for _, g in recorder.seen_)
+    net.partial_fit(X, y, X_unlabeled=Xp, epochs=2)
+    assert [epoch for epoch, _ in recorder.seen_[3:]] == [0, 1]
+    assert recorder.seen_[3][1] is not recorder.seen_[0][1]  # a new generator per call
+    assert net.fit_context_ is None and "fit_context_" not in vars(net)
+    assert not {"fit_epoch_", "fit_generator_", "unlabeled_stream_", "interrupted_"} & set(vars(net))

@@ -8,15 +8,14 @@ from skorch import NeuralNetClassifier
 from skorch.dataset import get_len, unpack_data
 
 from . import validation
-from .auxiliary import AUXILIARIES, LossPredictionModule
-from .auxiliary.steps import ll4al_step, tod_step
+from .auxiliary import resolve_auxiliary
 from .batching import ArrayDataset, BatchIterator, BatchPreparer, UnlabeledStream, auto_batch_size, batch_bounds
 from .defaults import optimizer_kwargs
 from .device import on_resolved_device, resolve_device, resolved_device
-from .errors import ConfigError, MissingHookError, TrainingDiverged
+from .errors import ConfigError, TrainingDiverged
 from .module_params import DATA_SIZES, inferred_params, missing_params, missing_params_error
 from .precision import autocast, check_channels_last, check_precision, resolve_channels_last
-from .training_calls import TrainingCalls
+from .training_calls import FitContext, TrainingCalls
 
 
 def main_output(output):
@@ -50,13 +49,16 @@ class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
     eval_batch_size : int
         Batch size for prediction and pool scoring.
     auxiliary : "none", "tod" or "ll4al"
+        The auxiliary loss, resolved to its object (``tod_plugin.auxiliary``: ``TODLoss``,
+        ``LL4ALLoss``, ``NoAuxiliary``) at ``initialize`` as ``auxiliary_loss_``.
         ``"tod"``: the TOD unsupervised loss (needs ``callbacks=[EMATeacher(...)]``, a module with a
         second head — ``aux_head=True`` is passed automatically when the module accepts it — and
         ``fit(X, y, X_unlabeled=pool)``); each optimizer step draws a fresh unlabeled batch of the
         labeled batch's size. ``"ll4al"``: the LL4AL loss-prediction module on the module's
         ``stage_features``, trained with the ranking loss (``loss_module_``).
     aux_weight : float or None
-        lambda of the auxiliary loss; None means 0.02 for "tod" (CIFAR-10's) and 1.0 for "ll4al".
+        lambda of the auxiliary loss; None means the loss's ``default_weight``: 0.02 for "tod"
+        (CIFAR-10's) and 1.0 for "ll4al".
     ll4al_margin : float
         Margin of the LL4AL ranking loss.
     ll4al_stop_epoch : int
@@ -93,7 +95,7 @@ class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
     what carries over between them (seeds, the COD reference) is described in
     :class:`training_calls.TrainingCalls`.
 
-    Fitted state: ``module_``, ``classes_``, ``n_fits_`` (training calls so far),
+    Fitted state: ``module_``, ``classes_``, ``auxiliary_loss_``, ``n_fits_`` (training calls so far),
     ``reference_state_``: the COD reference, the weights the latest training call started from —
     the previous call's final weights, even where the network was re-initialised in between
     (``warm_start=False``, ``set_params(module__...)``), or the initial weights at the first call
@@ -154,7 +156,8 @@ class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
 
     # ------------------------------------------------------------------ validation
     def _validate_own_params(self):
-        """Types and ranges of the parameters, numbers by ``validation.check_number`` (one rule everywhere)."""
+        """Types and ranges of the parameters, numbers by ``validation.check_number`` (one rule
+        everywhere); ``auxiliary`` is resolved to ``auxiliary_loss_``."""
         bs = self.batch_size
         if not ((isinstance(bs, str) and bs == "auto") or (validation.is_int(bs) and bs == -1)):
             if not (validation.is_int(bs) and bs > 0):
@@ -164,8 +167,7 @@ class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
         validation.check_number(self.max_epochs, "max_epochs", integral=True, low=0, low_open=True)
         validation.check_number(self.eval_batch_size, "eval_batch_size", integral=True, low=0, low_open=True)
         validation.check_number(self.crop_padding, "crop_padding", integral=True, low=0)
-        if self.auxiliary not in AUXILIARIES:
-            raise ConfigError(f"auxiliary must be one of {AUXILIARIES}, got {self.auxiliary!r}")
+        self.auxiliary_loss_ = resolve_auxiliary(self.auxiliary)
         validation.check_number(self.aux_weight, "aux_weight", low=0, none_ok=True)
         validation.check_number(self.ll4al_margin, "ll4al_margin", low=0)
         validation.check_number(self.ll4al_stop_epoch, "ll4al_stop_epoch", integral=True, low=0)
@@ -218,21 +220,16 @@ class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
         if prefix == "module":
             known = self.classes is not None or hasattr(self, "classes_inferred_")
             params = {**inferred_params(self.module, len(self.classes_) if known else None,
-                                        getattr(self, "input_shape_", None), self.auxiliary == "tod"), **params}
+                                        getattr(self, "input_shape_", None),
+                                        resolve_auxiliary(self.auxiliary).module_params), **params}
         return params
 
     def initialize_module(self):
         self.keep_trained_weights()
         with self.seeded_torch(self._draw_seed()):
             super().initialize_module()
-            if self.auxiliary == "ll4al":
-                channels = getattr(self.module_, "stage_channels", ())
-                if not channels or not hasattr(self.module_, "stage_features"):
-                    raise ConfigError(
-                        f"auxiliary='ll4al' needs a module with stage features (stage_features() and "
-                        f"stage_channels, e.g. SmallCNN or CifarResNet18); {type(self.module_).__name__} has none"
-                    )
-                self.loss_module_ = LossPredictionModule(channels)
+            for name, module in self.auxiliary_loss_.extra_modules(self.module_).items():
+                setattr(self, name, module)  # LL4AL's loss_module_
             if self.uses_channels_last:
                 self.module_.to(memory_format=torch.channels_last)
         return self
@@ -248,10 +245,16 @@ class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
 
     @property
     def effective_aux_weight(self):
-        """lambda: ``aux_weight``, or its default for the chosen auxiliary loss."""
+        """lambda: ``aux_weight``, or the chosen auxiliary loss's ``default_weight`` (None without one)."""
         if self.aux_weight is not None:
             return self.aux_weight
-        return 0.02 if self.auxiliary == "tod" else 1.0
+        return resolve_auxiliary(self.auxiliary).default_weight
+
+    def set_params(self, **kwargs):
+        super().set_params(**kwargs)
+        if "auxiliary" in kwargs and self.initialized_:
+            self.auxiliary_loss_ = resolve_auxiliary(self.auxiliary)  # the next step's loss is the new one
+        return self
 
     def get_params_for_optimizer(self, prefix, named_parameters):
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
@@ -274,23 +277,23 @@ class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
             self._initialize_for(X, y)
         return self.partial_fit(X, y, X_unlabeled=X_unlabeled, **fit_params)
 
-    def _check_unlabeled(self, X_unlabeled):
-        """The TOD loss needs the pool and the EMA teacher; other settings ignore the pool."""
-        if self.auxiliary != "tod":
+    def _unlabeled_stream(self, X_unlabeled, generator):
+        """The auxiliary loss's hooks checked; the unlabeled batches it draws from ``X_unlabeled`` with
+        ``generator``, or None where it uses no pool (which then ignores ``X_unlabeled``)."""
+        auxiliary = self.auxiliary_loss_
+        auxiliary.check_hooks(self)
+        if not auxiliary.uses_pool:
             if X_unlabeled is not None:
                 warnings.warn("X_unlabeled is only used with auxiliary='tod'; it is ignored", stacklevel=4)
             return None
-        from .hooks.ema import EMATeacher
-
-        if self.hook(EMATeacher) is None:
-            raise MissingHookError("auxiliary='tod' needs an EMA teacher: add callbacks=[tod_plugin.hooks.EMATeacher()]")
         if X_unlabeled is None:
             raise ConfigError(
-                "auxiliary='tod' needs the unlabeled pool: fit(X, y, X_unlabeled=X_pool) (with modAL: "
+                f"auxiliary={auxiliary.name!r} needs the unlabeled pool: fit(X, y, X_unlabeled=X_pool) (with modAL: "
                 "ActiveLearner(..., X_unlabeled=X_pool) and learner.teach(X, y, X_unlabeled=X_pool))"
             )
         if len(X_unlabeled) == 0:
-            warnings.warn("X_unlabeled is empty: the TOD loss uses the labeled terms only", stacklevel=4)
+            warnings.warn(f"X_unlabeled is empty: the {auxiliary.name.upper()} loss uses the labeled terms only",
+                          stacklevel=4)
             return None
         X_unlabeled = self.check_X(X_unlabeled, name="X_unlabeled", same_shape=False)
         if tuple(X_unlabeled.shape[1:]) != self.input_shape_:
@@ -298,7 +301,7 @@ class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
                 f"X_unlabeled has samples of shape {tuple(X_unlabeled.shape[1:])}, X has {self.input_shape_}"
             )
         dataset = ArrayDataset(X_unlabeled, device=resolve_device(self.device))
-        return UnlabeledStream(dataset, self.batch_preparer, self.fit_generator_)
+        return UnlabeledStream(dataset, self.batch_preparer, generator)
 
     def _initialize_for(self, X, y):
         """Initialise with the module's sizes taken from the data (see ``module__*`` inference)."""
@@ -334,37 +337,22 @@ class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
             self.check_known_labels(y)
         self.start_training_call(fit_params.get("epochs"))
         with self.seeded_torch(self._draw_seed()):
-            self.fit_generator_ = torch.Generator().manual_seed(self._draw_seed())
-            self.unlabeled_stream_ = self._check_unlabeled(X_unlabeled)
-            try:
+            generator = torch.Generator().manual_seed(self._draw_seed())
+            with self.training_call(FitContext(generator, self._unlabeled_stream(X_unlabeled, generator))):
                 super().partial_fit(X, y, classes=classes, **fit_params)
-            finally:
-                del self.fit_generator_, self.unlabeled_stream_
         self.n_fits_ += 1
         return self
 
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
-        super().on_train_begin(net, X=X, y=y, **kwargs)
-        self.fit_epoch_ = -1
-
-    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs)
-        self.fit_epoch_ += 1
-
     def train_step_single(self, batch, **fit_params):
-        """One step: CE on the main head, plus lambda x the auxiliary loss when one is set.
+        """One step: CE on the main head, plus lambda x the auxiliary loss when one is set
+        (``auxiliary_loss_.training_loss``).
 
         Forward passes and losses run under :meth:`autocast`, the backward pass outside it.
         """
         self._set_training(True)
         Xi, yi = unpack_data(batch)
         with self.autocast():
-            if self.auxiliary == "none":
-                y_pred = self.infer(Xi, **fit_params)
-                loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-            else:
-                y_pred, aux_loss = tod_step(self, Xi) if self.auxiliary == "tod" else ll4al_step(self, Xi, yi)
-                loss = self.get_loss(y_pred, yi, X=Xi, training=True) + self.effective_aux_weight * aux_loss
+            y_pred, loss = self.auxiliary_loss_.training_loss(self, Xi, yi, self.fit_context_, **fit_params)
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 
@@ -393,27 +381,11 @@ class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
 
     def _divergence_message(self, values):
         bad = "NaN" if np.isnan(values).any() else "infinite"
-        causes = [f"lr={self.lr!r} too high"]
-        if self.auxiliary != "none":
-            causes.append(f"aux_weight={self.effective_aux_weight!r} too high")
+        causes = [f"lr={self.lr!r} too high", *self.auxiliary_loss_.divergence_causes(self)]
         if self.normalize is not None and min(self.normalize[1]) < 1e-3:
             causes.append(f"normalize std {tuple(self.normalize[1])} too small")
-        return (f"training diverged: the loss became {bad} in epoch {self.fit_epoch_ + 1} of this fit; "
+        return (f"training diverged: the loss became {bad} in epoch {self.fit_context_.epoch + 1} of this fit; "
                 f"likely cause: {' or '.join(causes)}. Lower the learning rate (and check the data) and fit again")
-
-    def fit_loop(self, X, y=None, epochs=None, **fit_params):
-        """skorch's loop; a Ctrl-C (``KeyboardInterrupt``) is not swallowed: skorch's ``partial_fit``
-        would end the fit early as if it had finished, so :meth:`on_train_end` raises it again."""
-        try:
-            return super().fit_loop(X, y, epochs=epochs, **fit_params)
-        except KeyboardInterrupt:
-            self.interrupted_ = True
-            raise
-
-    def on_train_end(self, net, X=None, y=None, **kwargs):
-        if self.__dict__.pop("interrupted_", False):
-            raise KeyboardInterrupt
-        super().on_train_end(net, X=X, y=y, **kwargs)
 
     def train_batch_size(self, n_samples):
         """The training batch size used for ``n_samples`` labeled samples."""
@@ -447,7 +419,7 @@ class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
             return getattr(self, prefix)(dataset, **kwargs)
         if training:
             batch_size = self.train_batch_size(len(dataset))
-            generator = getattr(self, "fit_generator_", None)
+            generator = self.fit_context_.generator
         else:
             batch_size, generator = self.eval_batch_size, None
         return BatchIterator(dataset, batch_size, self.batch_preparer, training, generator)

@@ -19,9 +19,10 @@ def accepted_params(module):
         return {}
 
 
-def inferred_params(module, n_classes=None, input_shape=None, aux_head=False):
-    """``num_classes`` / ``in_channels`` (images (C, H, W)) / ``in_features`` (rows (F,)) and
-    ``aux_head`` for the parameters the constructor accepts; unknown sizes are left out."""
+def inferred_params(module, n_classes=None, input_shape=None, requested=None):
+    """``num_classes`` / ``in_channels`` (images (C, H, W)) / ``in_features`` (rows (F,)) and the
+    ``requested`` ones (an auxiliary loss's ``module_params``, e.g. ``aux_head=True``) for the
+    parameters the constructor accepts; unknown sizes are left out."""
     accepted = accepted_params(module)
     inferred = {}
     if n_classes is not None and "num_classes" in accepted:
@@ -30,8 +31,7 @@ def inferred_params(module, n_classes=None, input_shape=None, aux_head=False):
         inferred["in_channels"] = input_shape[0]
     if input_shape is not None and len(input_shape) == 1 and "in_features" in accepted:
         inferred["in_features"] = input_shape[0]
-    if aux_head and "aux_head" in accepted:
-        inferred["aux_head"] = True
+    inferred.update({name: value for name, value in (requested or {}).items() if name in accepted})
     return inferred
 
 

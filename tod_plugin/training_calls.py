@@ -1,6 +1,8 @@
-"""What ``ALNetClassifier`` keeps from one training call to the next: the seed stream, the COD
-reference (the weights a call started from) and the epochs a call runs."""
+"""What ``ALNetClassifier`` keeps from one training call to the next (the seed stream, the COD
+reference: the weights a call started from, the epochs a call runs) and what one call uses while
+it runs (``FitContext``)."""
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -8,6 +10,24 @@ import torch
 from .errors import ConfigError
 from .states import module_state
 from .validation import check_random_state
+
+
+@dataclass
+class FitContext:
+    """The temporaries of one training call, dropped when it ends (not fitted state).
+
+    Attributes:
+        generator: the ``torch.Generator`` of the call's shuffling, augmentation and unlabeled draws.
+        unlabeled: the ``batching.UnlabeledStream`` of the pool (``X_unlabeled``) the auxiliary loss
+            draws from; None when it uses none.
+        epoch: the 0-based epoch within the call (-1 before the first).
+        interrupted: a Ctrl-C (``KeyboardInterrupt``) ended the fit loop.
+    """
+
+    generator: torch.Generator = None
+    unlabeled: object = None
+    epoch: int = -1
+    interrupted: bool = False
 
 
 class TrainingCalls:
@@ -22,7 +42,11 @@ class TrainingCalls:
       :meth:`keep_trained_weights`); the initial weights at the first call (``reference_is_initial_``).
     * ``planned_epochs_``: the epochs the latest call runs (its ``epochs=``, else ``max_epochs``).
     * ``n_fits_``: the training calls so far.
+    * ``fit_context_``: the running call's :class:`FitContext` (None between calls), as skorch's
+      ``init_context_``.
     """
+
+    fit_context_ = None
 
     def _draw_seed(self):
         """The next seed of the net's stream."""
@@ -55,6 +79,33 @@ class TrainingCalls:
         self.n_fits_ = getattr(self, "n_fits_", 0)
         self.reference_is_initial_ = self.n_fits_ == 0
         self.planned_epochs_ = self.max_epochs if epochs is None else epochs
+
+    @contextmanager
+    def training_call(self, context):
+        """Make ``context`` the ``fit_context_`` while the block runs."""
+        self.fit_context_ = context
+        try:
+            yield context
+        finally:
+            del self.fit_context_
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs)
+        self.fit_context_.epoch += 1
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """skorch's loop; a Ctrl-C (``KeyboardInterrupt``) is not swallowed: skorch's ``partial_fit``
+        would end the fit early as if it had finished, so :meth:`on_train_end` raises it again."""
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            self.fit_context_.interrupted = True
+            raise
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        if self.fit_context_.interrupted:
+            raise KeyboardInterrupt
+        super().on_train_end(net, X=X, y=y, **kwargs)
 
     def check_known_labels(self, y):
         """Training that continues keeps its output layer: every label must be one it was built for."""

@@ -1,8 +1,10 @@
-"""Auxiliary training losses: the TOD consistency loss and the LL4AL loss-prediction module."""
-from .ll4al import LossPredictionModule, LossPredictor, ranking_loss
-from .tod import TOD_AUX_WEIGHTS, teacher_logits, tod_consistency_loss
+"""Auxiliary training losses as objects (``TODLoss``, ``LL4ALLoss``, ``NoAuxiliary``), selected by
+``ALNetClassifier(auxiliary=name)`` through :func:`resolve_auxiliary`, and their mathematics."""
+from .base import AuxiliaryLoss, NoAuxiliary
+from .ll4al import LL4ALLoss, LossPredictionModule, LossPredictor, ranking_loss
+from .registry import AUXILIARIES, AUXILIARY_LOSSES, resolve_auxiliary
+from .tod import TOD_AUX_WEIGHTS, TODLoss, teacher_logits, tod_consistency_loss
 
-AUXILIARIES = ("none", "tod", "ll4al")
-
-__all__ = ["AUXILIARIES", "LossPredictionModule", "LossPredictor", "TOD_AUX_WEIGHTS", "ranking_loss",
-           "teacher_logits", "tod_consistency_loss"]
+__all__ = ["AUXILIARIES", "AUXILIARY_LOSSES", "AuxiliaryLoss", "LL4ALLoss", "LossPredictionModule", "LossPredictor",
+           "NoAuxiliary", "TODLoss", "TOD_AUX_WEIGHTS", "ranking_loss", "resolve_auxiliary", "teacher_logits",
+           "tod_consistency_loss"]

@@ -10,6 +10,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..errors import ConfigError
+from .base import AuxiliaryLoss
+
 
 class LossPredictionModule(nn.Module):
     """l^ from a list of stage feature maps with ``stage_channels`` channels (adaptive pooling,
@@ -47,3 +50,30 @@ class LossPredictor(nn.Module):
 
     def forward(self, x):
         return self.loss_module(self.network.stage_features(x))
+
+
+class LL4ALLoss(AuxiliaryLoss):
+    """``auxiliary="ll4al"``: the ranking loss of the predicted vs the true per-sample losses, from a
+    ``LossPredictionModule`` on the module's stage features (``loss_module_``, trained with the
+    net's optimizer). In the epochs after 0-based epoch ``ll4al_stop_epoch`` of a fit the stage
+    features are detached (no gradient to the backbone), as the reference's ``epoch > epoch_loss``:
+    121 of 200 epochs shape it for 120."""
+
+    name = "ll4al"
+    default_weight = 1.0
+
+    def extra_modules(self, module):
+        channels = getattr(module, "stage_channels", ())
+        if not channels or not hasattr(module, "stage_features"):
+            raise ConfigError(
+                f"auxiliary='ll4al' needs a module with stage features (stage_features() and "
+                f"stage_channels, e.g. SmallCNN or CifarResNet18); {type(module).__name__} has none"
+            )
+        return {"loss_module_": LossPredictionModule(channels)}
+
+    def forward(self, net, x, y, fit):
+        logits, stages = net.module_.forward_with_stages(x)
+        if fit.epoch > net.ll4al_stop_epoch:
+            stages = [s.detach() for s in stages]
+        target = F.cross_entropy(logits, y, reduction="none")
+        return logits, ranking_loss(net.loss_module_(stages), target, net.ll4al_margin)

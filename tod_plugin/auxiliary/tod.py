@@ -10,6 +10,9 @@ The total loss is CE(h(x_l), y) + lambda * L_aux. The teacher's logits carry no 
 import torch
 from torch.nn import functional as F
 
+from ..hooks.ema import EMATeacher
+from .base import AuxiliaryLoss
+
 #: lambda per dataset (METHODS section 3).
 TOD_AUX_WEIGHTS = {"cifar10": 0.02, "cifar100": 0.05, "svhn": 0.005, "caltech101": 0.1}
 
@@ -27,3 +30,26 @@ def teacher_logits(teacher, x):
     teacher.train()
     with torch.no_grad():
         return teacher(x)
+
+
+class TODLoss(AuxiliaryLoss):
+    """``auxiliary="tod"`` (Huang et al. 2021, eq. 6): L_aux of the labeled batch and of a fresh
+    unlabeled batch of the same size from the fit's pool (left out when the fit has none), with the
+    teacher of the net's ``EMATeacher`` hook; the module gets its second head (``aux_head=True``)."""
+
+    name = "tod"
+    default_weight = 0.02  # CIFAR-10's lambda
+    dataset_weights = TOD_AUX_WEIGHTS
+    uses_pool = True
+    module_params = {"aux_head": True}
+    required_hooks = {EMATeacher: "an EMA teacher"}
+
+    def forward(self, net, x, y, fit):
+        teacher = net.hook(EMATeacher).teacher_
+        main_l, aux_l = net.module_.forward_heads(x)
+        unlabeled = {}
+        if fit.unlabeled is not None:
+            x_u = fit.unlabeled.next(len(x))
+            main_u, aux_u = net.module_.forward_heads(x_u)
+            unlabeled = {"main_u": main_u, "aux_u": aux_u, "teacher_u": teacher_logits(teacher, x_u)}
+        return main_l, tod_consistency_loss(main_l, aux_l, teacher_logits(teacher, x), **unlabeled)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..auxiliary import AUXILIARIES, TOD_AUX_WEIGHTS
+from ..auxiliary import AUXILIARIES, resolve_auxiliary
 from ..data import check_dataset_name
 from ..errors import ConfigError
 from ..lr_schedules import LR_SCHEDULES
@@ -209,11 +209,12 @@ class RunConfig:
         """
         base, suffix = split_strategy(strategy)
         auxiliary = suffix or STRATEGIES[base].auxiliary or self.auxiliary
-        if auxiliary == "none":
+        loss = resolve_auxiliary(auxiliary)
+        if loss.default_weight is None:  # no auxiliary loss
             return auxiliary, None
         if self.aux_weight is not None:
             return auxiliary, float(self.aux_weight)
-        return auxiliary, TOD_AUX_WEIGHTS.get(self.dataset, 0.02) if auxiliary == "tod" else 1.0
+        return auxiliary, loss.dataset_weights.get(self.dataset, loss.default_weight)
 
     def budget(self, n_pool):
         """``(initial, query_size)`` as counts for a pool of ``n_pool``; refuses budgets past the pool."""

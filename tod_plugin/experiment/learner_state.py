@@ -19,7 +19,7 @@ from ..hooks.ema import unwrap
 from .state_codec import StateFormatError, encode, restore_attributes
 
 REBUILT = {"callbacks_", "optimizer_", "virtual_params_", "prefixes_", "cuda_dependent_attributes_", "init_context_",
-           "initialized_"}
+           "initialized_", "auxiliary_loss_"}
 SHAPE = ("input_shape_", "n_features_in_", "classes_inferred_")  # what initialize() needs to build the module
 _CODE = (type, types.FunctionType, types.MethodType, types.BuiltinFunctionType, functools.partial)
 _PER_FIT = (torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler)  # made anew by every fit

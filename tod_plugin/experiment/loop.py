@@ -16,9 +16,10 @@ import time
 
 import numpy as np
 from modAL.models import ActiveLearner
+from ..auxiliary import resolve_auxiliary
 from ..data import load_dataset
 from ..estimator import ALNetClassifier
-from ..hooks import EMATeacher, snapshot_plan
+from ..hooks import snapshot_plan
 from ..lr_schedules import lr_scheduler
 from ..models import MODELS
 from ..pool import PoolView
@@ -45,8 +46,7 @@ def build_net(config, dataset, seed, hooks=(), progress_callbacks=(), auxiliary=
               strategy=None):
     aux_name, aux_weight = auxiliary
     schedule = lr_scheduler(config.lr_schedule, config.epochs, config.milestones, *snapshot_plan(config.epochs))
-    if aux_name == "tod":
-        hooks = (*hooks, EMATeacher(decay=0.999))
+    hooks = (*hooks, *resolve_auxiliary(aux_name).make_hooks())  # TOD: its EMA teacher (decay 0.999)
     return ALNetClassifier(
         MODELS[config.model],
         module__in_channels=dataset.in_channels,
