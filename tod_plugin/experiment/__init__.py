@@ -1,6 +1,7 @@
 """The engine under the CLI: settings, the trial x cycle loop, the run folder and summaries."""
 from .config import RunConfig
-from .loop import load_learner, run_experiment
+from .backends import run_experiment
+from .loop import load_learner
 from .store import RunStore
 from .summary import format_table, plot_curves
 

@@ -14,12 +14,12 @@ import io
 import numpy as np
 import torch
 
+from ..atomic import atomic_write_bytes
 from ..data.spec import ImageDataset
 from ..errors import ConfigError
 from ..states import module_state
 from ..experiment.config import split_strategy
 from ..experiment.loop import build_net
-from ..experiment.store import atomic_write_bytes
 from ..experiment.strategies import STRATEGIES
 
 

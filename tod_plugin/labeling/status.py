@@ -1,7 +1,7 @@
 """``status``: labels per class, the rounds with their validation accuracy, and ``status.png``."""
 import io
 
-from ..experiment.store import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 
 
 def status_rows(project, index):
