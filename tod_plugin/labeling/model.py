@@ -17,10 +17,10 @@ import torch
 from ..atomic import atomic_write_bytes
 from ..data.spec import ImageDataset
 from ..errors import ConfigError
-from ..states import module_state
 from ..experiment.config import split_strategy
 from ..experiment.loop import build_net
 from ..experiment.strategies import STRATEGIES
+from ..states import module_state
 
 
 def round_seed(seed, number):
