@@ -2,8 +2,7 @@
 import click
 from click.core import ParameterSource
 
-from tod_plugin.experiment import format_table
-from tod_plugin.experiment.prepare import execute_run, prepare_run
+from tod_plugin.experiment import execute_run, format_table, prepare_run
 
 
 def _comma_list(ctx, param, value):
@@ -117,12 +116,11 @@ def _check_milestones(ctx, settings, resume):
               help="Continue the run in this folder after its last finished cycles (same settings).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, cache_dir, **settings):
+def run(ctx, out, resume, quiet, workers, ray_address, cache_dir, **settings):
     """Run an active-learning experiment and write config.json, results.jsonl, queries.jsonl, curve.png.
 
     Interrupted runs continue with --resume RUN_DIR and end with the same results as an uninterrupted run.
     """
-    settings.update(strategies=strategies, batch_size=batch_size)
     _check_milestones(ctx, settings, resume)
     given = [name for name in settings if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
     prepared = prepare_run(settings, given, out=out, resume=resume, workers=workers, ray_address=ray_address,
