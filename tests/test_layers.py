@@ -5,6 +5,7 @@ rule to ``RULES`` (and a planted violation to ``PLANTED``) to check one more.
 """
 import ast
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,6 +148,14 @@ def test_the_reader_sees_top_level_lazy_and_package_imports():
     assert ("tod_plugin.experiment.backends.sequential", "tod_plugin.experiment.loop", False, False) in seen
     assert ("tod_plugin.experiment.backends.ray", "ray", True, True) in seen  # the lazy Ray import
     assert ("tod_plugin.labeling.model", "tod_plugin.experiment", False, False) in seen  # its __init__ runs too
+
+
+def test_every_package_is_installed():
+    """pyproject.toml lists the packages one by one: a new sub-package must be added there too."""
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    listed = set(re.findall(r'"(tod_plugin[\w.]*)"', text.split("packages = [", 1)[1].split("]", 1)[0]))
+    packages = {name for name, path in module_files().items() if path.name == "__init__.py"}
+    assert packages - listed == set()
 
 
 PLANTED = {  # for each rule, imports that break it
