@@ -1,14 +1,14 @@
 """``tod-al datasets``: each dataset, where its files are looked for, and whether they are there."""
 import click
 
+from tod_plugin.data import LOADERS, SOURCES, data_root
+
 
 @click.command()
 @click.option("--data-dir", default=None, type=click.Path(file_okay=False),
               help="Data folder (default: $TOD_DATA_DIR, else ./data).")
 def datasets(data_dir):
     """List the datasets, where each is looked for and whether it is present (no checksums are computed)."""
-    from tod_plugin.data import LOADERS, SOURCES, data_root
-
     root = data_root(data_dir)
     click.echo(f"data folder: {root}  (--data-dir, else $TOD_DATA_DIR, else ./data)")
     rows = []

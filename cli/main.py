@@ -3,6 +3,9 @@ import sys
 
 import click
 
+from tod_plugin.errors import ConfigError
+from tod_plugin.experiment.lock import release_all
+
 from .datasets import datasets
 from .label import COMMANDS as LABEL_COMMANDS
 from .plot import plot
@@ -28,9 +31,6 @@ for command in LABEL_COMMANDS:
 
 def main(argv=None):
     """Entry point: bad input prints one line ``error: ...`` and exits 2, without a traceback."""
-    from tod_plugin.errors import ConfigError
-    from tod_plugin.experiment.lock import release_all
-
     try:
         code = cli.main(args=argv, prog_name="tod-al", standalone_mode=False)
     except click.exceptions.Abort:

@@ -1,6 +1,8 @@
 """``tod-al presets``: the papers' protocols with their settings and reported accuracy."""
 import click
 
+from tod_plugin.experiment.presets import PRESETS, get_preset, labels_axis
+
 
 def _value(value):
     if isinstance(value, (tuple, list)):
@@ -12,8 +14,6 @@ def _value(value):
 @click.argument("name", required=False)
 def presets(name):
     """List every preset (or the one NAME) with its settings; use one with tod-al run --preset NAME."""
-    from tod_plugin.experiment.presets import PRESETS, get_preset, labels_axis
-
     for preset in [get_preset(name)] if name else PRESETS.values():
         click.echo(f"{preset.name}: {preset.summary}")
         click.echo("  " + "  ".join(f"{key}={_value(value)}" for key, value in preset.settings.items()))

@@ -1,17 +1,22 @@
 """``tod-al run``: one experiment, trials x strategies x cycles, into a run folder."""
-import contextlib
-import time
-from pathlib import Path
-
 import click
 from click.core import ParameterSource
 
-
-_OPTION_OF = {"strategies": "strategies"}
+from tod_plugin.experiment import execute_run, format_table, prepare_run
 
 
 def _comma_list(ctx, param, value):
     return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _batch_size(ctx, param, value):
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter(f"must be 'auto' or a positive int, got {value!r}",
+                                 param_hint="--batch-size") from None
 
 
 def _milestones(ctx, param, value):
@@ -65,7 +70,8 @@ def _check_milestones(ctx, settings, resume):
 @click.option("--lr", default=0.05, type=float, help="SGD learning rate (x0.1 at each milestone).")
 @click.option("--milestones", default=None, callback=_milestones,
               help="Comma list of epochs where the LR drops x0.1 (default: 80% of the epochs); none: constant.")
-@click.option("--batch-size", default="auto", help="Training batch size, or 'auto' (n/16 in [8, 128]).")
+@click.option("--batch-size", default="auto", callback=_batch_size,
+              help="Training batch size, or 'auto' (n/16 in [8, 128]).")
 @click.option("--model", default="layoutcnn", help="Network: layoutcnn (small CPU CNN, 8-64 px), smallcnn (the former "
               "default), resnet18 (CIFAR) or resnet18-imagenet (224 px).")
 @click.option("--pretrained", default=None, type=click.Path(dir_okay=False),
@@ -110,86 +116,18 @@ def _check_milestones(ctx, settings, resume):
               help="Continue the run in this folder after its last finished cycles (same settings).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def run(ctx, strategies, out, resume, quiet, batch_size, workers, ray_address, cache_dir, **settings):
+def run(ctx, out, resume, quiet, workers, ray_address, cache_dir, **settings):
     """Run an active-learning experiment and write config.json, results.jsonl, queries.jsonl, curve.png.
 
     Interrupted runs continue with --resume RUN_DIR and end with the same results as an uninterrupted run.
     """
-    from tod_plugin.data import load_dataset
-    from tod_plugin.distributed import init_from_env, is_active
-    from tod_plugin.experiment import RunConfig, RunStore, format_table, plot_curves, run_experiment
-    from tod_plugin.experiment.config import check_device_here
-    from tod_plugin.experiment.presets import apply_preset
-    from tod_plugin.experiment.progress import Progress
-    from tod_plugin.experiment.data_place import absolute_places, resumed_data, split_places
-    from tod_plugin.experiment.store import check_folder_name, dataset_fingerprint
-    from tod_plugin.experiment.ray_workers import ray_session, require_ray
-    from tod_plugin.experiment.workers import follower_store
-
-    rank = init_from_env()  # under torchrun: every rank runs the experiment, pool scoring is sharded
-    for flag, given in (("--workers", workers > 1), ("--ray-address", ray_address)):
-        if given and is_active():
-            raise click.UsageError(f"{flag} does not combine with torchrun: use one or the other")
-    if ray_address:
-        require_ray()
-    if batch_size != "auto":
-        try:
-            batch_size = int(batch_size)
-        except ValueError:
-            raise click.BadParameter(f"must be 'auto' or a positive int, got {batch_size!r}",
-                                     param_hint="--batch-size") from None
-    for flag, folder in (("--out", out), ("--resume", resume)):
-        if folder is not None:
-            check_folder_name(folder, flag)
-    settings.update(strategies=strategies, batch_size=batch_size)
     _check_milestones(ctx, settings, resume)
-    if resume:
-        if out is not None and Path(out) != Path(resume):
-            raise click.UsageError("give either --out (a new run) or --resume (an existing run), not both")
-        out = Path(resume)
-        store = RunStore(out)
-        given = {name: value for name, value in settings.items()
-                 if ctx.get_parameter_source(_OPTION_OF.get(name, name)) == ParameterSource.COMMANDLINE}
-        if rank == 0:
-            store.lock()  # before anything is read or written: a second command on the folder gets one line
-        stored = store.open()
-        given, places = split_places(stored, given)  # where the data is now; what it is is checked
-        config = RunConfig.from_dict(stored).resumed_with(given)
-        config, dataset = resumed_data(config, store, places, record=rank == 0, cache_dir=cache_dir)
-    else:
-        if settings["preset"] is not None:
-            explicit = {name for name in settings
-                        if ctx.get_parameter_source(_OPTION_OF.get(name, name)) == ParameterSource.COMMANDLINE}
-            settings = apply_preset(settings["preset"], settings, explicit)
-        config = RunConfig(**absolute_places(settings)).validate()
-        dataset = load_dataset(config.dataset, config.data_dir, config.download, config.image_size, cache_dir)
-        if dataset.n_classes < 2:
-            raise click.UsageError(f"dataset {config.dataset} has {dataset.n_classes} class: classification needs at "
-                                   "least 2 (an image folder needs one sub-folder per class)")
-        config.budget(len(dataset.X_train))
-        out = Path(out) if out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-        store = RunStore(out)
-    if not ray_address:
-        check_device_here(config.device)
-    with contextlib.ExitStack() as stack:
-        if ray_address:  # connected before the run folder is made: a missing cluster leaves nothing behind
-            stack.enter_context(ray_session(ray_address, config.device))
-        if rank == 0 and not resume:
-            store.create(config.to_dict(), dataset_fingerprint(dataset))
-            store.lock()
-        if rank:
-            store, quiet = follower_store(store, resume), True
-        total = config.trials * len(config.strategies) * (config.cycles + 1)
-        progress = Progress(total, config.trials, config.cycles, enabled=not quiet)
-        started = time.perf_counter()
-        try:
-            run_experiment(config, dataset, store, progress, resume=bool(resume), workers=workers,
-                           ray=bool(ray_address))
-        finally:
-            progress.close()
-    if rank:
+    given = [name for name in settings if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+    prepared = prepare_run(settings, given, out=out, resume=resume, workers=workers, ray_address=ray_address,
+                           cache_dir=cache_dir)
+    finished = execute_run(prepared, quiet)
+    if finished is None:  # a torchrun rank other than 0: rank 0 reports
         return
-    plot_curves(store.results, out / "curve.png", title=f"{config.dataset}: accuracy vs labels")
-    click.echo(format_table(store.results))
-    click.echo(f"\n{time.perf_counter() - started:.0f} s; results in {out}/ (results.jsonl, queries.jsonl, curve.png)")
-    store.unlock()
+    click.echo(format_table(finished.results))
+    click.echo(f"\n{finished.seconds:.0f} s; results in {prepared.store.root}/ (results.jsonl, queries.jsonl, "
+               "curve.png)")

@@ -17,6 +17,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
     ("low_budget.py", {"epochs": 1, "cycles": 1, "query_size": 5}),
     ("pretrained_features.py", {"epochs": 2, "cycles": 2, "query_size": 5, "image_size": 16}),
     ("pool_on_disk.py", {"epochs": 2, "cycles": 2, "query_size": 5}),
+    ("run_from_python.py", {"epochs": 1, "cycles": 1, "query_size": 10}),
 ])
 def test_example_runs(script, kwargs, tmp_path):
     main = runpy.run_path(str(EXAMPLES / script))["main"]

@@ -8,7 +8,7 @@ import pytest
 import tod_plugin.data
 import tod_plugin.distributed
 from tod_plugin.errors import ConfigError
-from tod_plugin.experiment.ray_workers import job_resources
+from tod_plugin.experiment.backends.ray import job_resources
 from tod_plugin_cli.main import main
 
 ray = pytest.importorskip("ray")

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from tod_plugin.errors import ConfigError
+from tod_plugin.atomic import atomic_write_text
+from tod_plugin.errors import ConfigError, StorageError
 from tod_plugin.experiment import checkpoint as ckpt
-from tod_plugin.experiment.store import RunStore, StorageError, atomic_write_text
+from tod_plugin.experiment.store import RunStore
 from tod_plugin_cli.main import main
 
 SETTINGS = ["--trials", "2", "--cycles", "3", "--epochs", "2", "--initial", "30", "--query-size", "10",

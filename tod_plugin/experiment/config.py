@@ -268,7 +268,7 @@ def _positive_int(value, name, minimum=1):
 
 
 def check_device(device):
-    """'auto', 'cpu' or 'cuda[:N]' (the form only: a Ray cluster's GPUs are checked by ``ray_workers``)."""
+    """'auto', 'cpu' or 'cuda[:N]' (the form only: a Ray cluster's GPUs are checked by ``backends.ray``)."""
     text = str(device)
     index = text[len("cuda:"):] if text.startswith("cuda:") else None
     if not (text in ("auto", "cpu", "cuda") or (index is not None and index.isdigit())):

@@ -1,4 +1,5 @@
-"""The trial x strategy x cycle loop, on modAL's ActiveLearner and the plugin's strategies.
+"""The trial body: one (trial, strategy) job cycle by cycle on modAL's ActiveLearner and the plugin's
+strategies (``run_job``, what every back-end runs), and the learner it builds from the settings.
 
 Within a trial every strategy starts from the same network initialisation and, except BAL and
 PT4AL, from the same random initial labeled set (both drawn from ``seed + trial``). BAL and PT4AL
@@ -71,42 +72,23 @@ def build_net(config, dataset, seed, hooks=(), progress_callbacks=(), auxiliary=
     )
 
 
-def trial_jobs(config, n_pool):
-    """``(key, strategy, seed, initial_rows)`` of every (trial, strategy), in the sequential order."""
-    initial, _ = config.budget(n_pool)
-    for trial in range(config.trials):
-        seed = config.seed + trial
-        initial_rows = np.sort(np.random.RandomState(seed).choice(n_pool, size=initial, replace=False))
-        for index, name in enumerate(config.strategies):
-            yield (trial, index), name, seed, initial_rows
+def run_job(context, job):
+    """Run one :class:`~.context.TrialJob` in ``context`` (:class:`~.context.RunContext`), after its newest
+    intact checkpoint when ``context.resume``: the body every back-end runs."""
+    checkpoint = None
+    if context.resume:
+        settings = settings_digest(context.config.to_dict())
+        checkpoint = load_checkpoint(context.store.checkpoints, job.strategy, job.key[0], settings)
+    run_trial(context, job, checkpoint)
 
 
-def run_experiment(config, dataset, store, progress, resume=False, workers=1, ray=False):
-    """Run every trial and strategy; each finished cycle is checkpointed and written at once.
-
-    With ``resume`` each (trial, strategy) continues after its newest intact checkpoint. With
-    ``workers`` > 1 the (trial, strategy) jobs run in that many processes (``workers.run_parallel``);
-    with ``ray`` they run as tasks of the connected Ray, ``workers`` at once (``ray_workers.run_on_ray``).
-    """
-    _, query_size = config.budget(len(dataset.X_train))
-    jobs = list(trial_jobs(config, len(dataset.X_train)))
-    if ray:
-        from .ray_workers import run_on_ray
-
-        return run_on_ray(config, dataset, store, progress, jobs, query_size, resume, workers)
-    if workers > 1:
-        from .workers import run_parallel
-
-        return run_parallel(config, dataset, store, progress, jobs, query_size, resume, workers)
-    settings = settings_digest(config.to_dict())
-    for key, name, seed, initial_rows in jobs:
-        checkpoint = load_checkpoint(store.checkpoints, name, key[0], settings) if resume else None
-        run_trial(config, dataset, store, progress, key, name, seed, initial_rows, query_size, checkpoint)
-
-
-def run_trial(config, dataset, store, progress, key, name, seed, initial_rows, query_size, checkpoint=None):
-    """Cycles of one (trial, strategy): cycle 0 fits the initial set, each later cycle queries and teaches."""
-    trial = key[0]
+def run_trial(context, job, checkpoint=None):
+    """Cycles of one (trial, strategy) ``job``: cycle 0 fits the initial set, each later cycle queries and
+    teaches; every cycle is checkpointed and its records written at once. ``checkpoint``: the
+    ``(document, tensors)`` of ``load_checkpoint`` to continue after."""
+    config, dataset, store, progress = context.config, context.dataset, context.store, context.progress
+    key, name, seed, initial_rows = job
+    trial, query_size = key[0], context.query_size
     spec = STRATEGIES[split_strategy(name)[0]]
     X, y = dataset.X_train, dataset.y_train
     auxiliary = config.auxiliary_for(name)

@@ -14,6 +14,7 @@ loss (``cod+tod``, lambda per dataset) and the random baseline without it, as in
 from dataclasses import dataclass, field, fields
 
 from ..errors import ConfigError
+from .config import RunConfig
 
 TOD_PAPER = "Huang et al., Semi-Supervised Active Learning with Temporal Output Discrepancy, ICCV 2021"
 
@@ -130,8 +131,6 @@ def get_preset(name):
 def apply_preset(name, settings, explicit=()):
     """``settings`` (RunConfig keyword arguments) with the preset's value for every key not in ``explicit``
     (the flags the user gave), plus ``preset=name``; a setting the preset ``needs`` must be given."""
-    from .config import RunConfig
-
     preset = get_preset(name)
     known = {f.name for f in fields(RunConfig)}
     unknown = sorted(set(preset.settings) - known)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write_bytes, atomic_write_text  # noqa: F401  (re-exported for the engine)
-from ..errors import ConfigError, StorageError  # noqa: F401  (StorageError re-exported)
+from ..atomic import atomic_write_text
+from ..errors import ConfigError, StorageError
 from .lock import RunLock
 
 SCHEMA_VERSION = 1

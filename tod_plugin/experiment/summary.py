@@ -1,7 +1,9 @@
 """Accuracy per labeled-set size: mean and standard deviation over trials, as a table and a plot."""
+import io
 from collections import defaultdict
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from ..atomic import atomic_write_bytes
 
@@ -38,14 +40,8 @@ def format_table(results):
 
 def plot_curves(results, path, title=None):
     """Accuracy vs labels, one line per strategy with a +-1 std band; written atomically as PNG."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    fig = Figure(figsize=(6, 4), dpi=120)  # no pyplot: no global backend or figure registry is touched
+    ax = fig.subplots()
     for name, (sizes, mean, std) in curves(results).items():
         ax.plot(sizes, 100 * mean, marker="o", label=name)
         ax.fill_between(sizes, 100 * (mean - std), 100 * (mean + std), alpha=0.2)
@@ -58,5 +54,4 @@ def plot_curves(results, path, title=None):
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    plt.close(fig)
     atomic_write_bytes(path, buffer.getvalue())

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..atomic import atomic_write_bytes, atomic_write_text
 from ..data.files import DatasetDamaged
 from ..data.images import IMAGE_EXTENSIONS, crop_transform, read_images
 from ..errors import ConfigError
-from ..experiment.store import atomic_write_bytes, atomic_write_text
 
 DECODE_BLOCK = 256
 CHUNK_LIMIT = 4096

@@ -14,13 +14,13 @@ import io
 import numpy as np
 import torch
 
+from ..atomic import atomic_write_bytes
 from ..data.spec import ImageDataset
 from ..errors import ConfigError
-from ..states import module_state
 from ..experiment.config import split_strategy
 from ..experiment.loop import build_net
-from ..experiment.store import atomic_write_bytes
 from ..experiment.strategies import STRATEGIES
+from ..states import module_state
 
 
 def round_seed(seed, number):

@@ -31,8 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..atomic import atomic_write_text
 from ..errors import ConfigError
-from ..experiment.store import atomic_write_text
 from .settings import ProjectSettings
 
 STATE_VERSION = 1

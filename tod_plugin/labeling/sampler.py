@@ -19,10 +19,10 @@ import json
 import torch
 from sklearn.base import BaseEstimator
 
+from ..atomic import atomic_write_bytes
 from ..errors import ConfigError
 from ..experiment.learner_state import restore_sampler, sampler_state
 from ..experiment.state_codec import StateFormatError
-from ..experiment.store import atomic_write_bytes
 from . import model as models
 
 FORMAT = "tod-al labeling sampler 1"

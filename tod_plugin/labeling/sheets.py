@@ -14,8 +14,8 @@ from urllib.parse import quote
 import numpy as np
 from PIL import Image
 
+from ..atomic import atomic_write_text
 from ..errors import ConfigError
-from ..experiment.store import atomic_write_text
 
 SHEET_COLUMNS = ("path", "label", "predicted", "confidence", "score", "rank")
 THUMBNAIL_PX = 96

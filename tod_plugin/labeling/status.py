@@ -1,7 +1,9 @@
 """``status``: labels per class, the rounds with their validation accuracy, and ``status.png``."""
 import io
 
-from ..experiment.store import atomic_write_bytes
+from matplotlib.figure import Figure
+
+from ..atomic import atomic_write_bytes
 
 
 def status_rows(project, index):
@@ -41,13 +43,9 @@ def format_status(summary, rounds):
 
 def plot_status(state, path):
     """Validation accuracy vs labels and labels per class over the rounds, as PNG (atomically)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rounds = state["rounds"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
+    fig = Figure(figsize=(10, 4), dpi=110)  # no pyplot: no global backend or figure registry is touched
+    left, right = fig.subplots(1, 2)
     measured = [r for r in rounds if r["accuracy"] is not None]
     left.plot([r["n_labeled"] for r in measured], [100 * r["accuracy"] for r in measured], marker="o")
     left.set_xlabel("labels (when the round's model was trained)")
@@ -64,5 +62,4 @@ def plot_status(state, path):
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    plt.close(fig)
     atomic_write_bytes(path, buffer.getvalue())

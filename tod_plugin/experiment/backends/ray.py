@@ -1,13 +1,16 @@
-"""Running one experiment's (trial, strategy) jobs as Ray tasks (``tod-al run --ray-address``).
+"""The Ray back-end (``tod-al run --ray-address``): the jobs as tasks of the connected Ray.
 
-The jobs are those of ``workers.run_parallel`` (the same ``run_job``: same seeds and initial sets,
-so the same records as the sequential run), at most ``workers`` at once, each a Ray task with an
+The jobs are those of the other back-ends (the same ``run_job``: same seeds and initial sets, so
+the same records as the sequential run), at most ``workers`` at once, each a Ray task with an
 equal share of the cluster's CPUs (as torch threads) and one GPU when the run uses CUDA. The
 dataset goes to the object store once. Tasks send their records to this process after every cycle
-through a Ray queue and return their final records and warnings; only this process writes results.jsonl /
-queries.jsonl, in the canonical order. Tasks write their checkpoints and pool caches under the run
-folder themselves: on several nodes the run folder must be on a filesystem that every node mounts
-at the same path, and every node needs tod-plugin installed.
+through a Ray queue and return their final records and warnings; only this process writes
+results.jsonl / queries.jsonl, in the canonical order. Tasks write their checkpoints and pool
+caches under the run folder themselves: on several nodes the run folder must be on a filesystem
+that every node mounts at the same path, and every node needs tod-plugin installed.
+
+Ray is an optional extra (``pip install "tod-plugin[ray]"``): it is imported lazily, only when a
+run asks for it, so the package works without it.
 """
 import logging
 import warnings
@@ -15,14 +18,14 @@ from contextlib import contextmanager
 
 import torch
 
-from ..errors import ConfigError
-from .workers import _apply, _ForwardingStore, run_job
+from ...errors import ConfigError
+from .forwarding import RecordWriter, run_forwarded
 
 
 def require_ray():
     """The ``ray`` module; :class:`ConfigError` with the fix when it is not installed."""
     try:
-        import ray
+        import ray  # lazy: Ray is an optional extra
     except ImportError:
         raise ConfigError('--ray-address needs Ray, which is not installed: pip install "tod-plugin[ray]"') from None
     return ray
@@ -52,28 +55,29 @@ def ray_session(address, device):
             ray.shutdown()
 
 
-def run_on_ray(config, dataset, store, progress, jobs, query_size, resume, workers):
-    """Run ``jobs`` (``(key, name, seed, initial_rows)`` tuples) as tasks of the connected Ray
-    (:func:`ray_session`), at most ``workers`` at once. A task's exception cancels the other
-    tasks and ends the run."""
-    import ray
-    from ray.util.queue import Empty, Queue
+def run(jobs, context):
+    """Run ``jobs`` (:class:`~..context.TrialJob`) as tasks of the connected Ray (:func:`ray_session`),
+    at most ``context.workers`` at once. A task's exception cancels the other tasks and ends the run."""
+    ray = require_ray()
+    from ray.util.queue import Empty, Queue  # lazy: Ray is an optional extra
 
+    config, workers = context.config, context.workers
     cpus, gpus = job_resources(ray.nodes(), config.device, min(workers, len(jobs)))
     task = ray.remote(_ray_job).options(num_cpus=cpus, num_gpus=gpus, max_retries=0)
-    records, data, root = Queue(), ray.put(dataset), store.root.resolve()
-    waiting, running, seen = list(jobs), [], {}
+    records, data, root = Queue(), ray.put(context.dataset), context.store.root.resolve()
+    writer = RecordWriter(context.store, context.progress)
+    waiting, running = list(jobs), []
     try:
         while waiting or running:
             while waiting and len(running) < workers:
-                running.append(task.remote(config, data, root, records, cpus, waiting.pop(0), query_size, resume))
+                running.append(task.remote(config, data, root, records, cpus, waiting.pop(0), context.resume))
             try:
-                _apply(records.get(timeout=0.2), store, progress, seen)
+                writer.write(records.get(timeout=0.2))
             except Empty:
                 pass
             done, running = ray.wait(running, num_returns=len(running), timeout=0)
             for ref in done:
-                _apply(_result(ray, ref), store, progress, seen)
+                writer.write(_result(ray, ref))
     except BaseException:
         for ref in running:
             ray.cancel(ref)
@@ -108,13 +112,13 @@ def job_resources(nodes, device, parallel):
     return max(1, min(int(total) // parallel, int(max(slots)))), gpus
 
 
-def _ray_job(config, dataset, root, records, n_threads, job, query_size, resume):
-    """The body of a Ray task: ``run_job`` with ``n_threads`` torch threads (Ray has set the visible GPU).
-    Returns the final records and the job's warnings (the tasks' own output is not shown)."""
+def _ray_job(config, dataset, root, records, n_threads, job, resume):
+    """The body of a Ray task: ``run_forwarded`` with ``n_threads`` torch threads (Ray has set the visible
+    GPU). Returns the final records and the job's warnings (the tasks' own output is not shown)."""
     torch.set_num_threads(n_threads)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
-        final = run_job(config, dataset, _ForwardingStore(root, records), job, query_size, resume)
+        final = run_forwarded(config, dataset, root, records, job, resume)
     return final, [(str(w.message), w.category) for w in caught]
 
 
