@@ -22,6 +22,7 @@ and ``caltech256/256_ObjectCategories/<NNN.class>/*.jpg``.
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 from .files import DatasetDamaged, Source, data_root, fetch
 from .decode_cache import CACHE_FOLDER, cached_images
@@ -46,7 +47,7 @@ class CaltechFormat:
     torchvision_class: str
 
     def download(self, root):
-        import torchvision.datasets
+        import torchvision.datasets  # lazy: may not import on a CPU torch
 
         getattr(torchvision.datasets, self.torchvision_class)(str(root), download=True)
 
@@ -81,7 +82,6 @@ def list_classes(fmt, folder):
 def stretch_center_crop(crop):
     """torchvision's ``Resize((R, R))`` (aspect ratio not kept, bilinear, antialiased as PIL does) then
     ``CenterCrop(crop)``, R = ``round(crop * 256 / 224)`` (256 for 224); PIL image -> PIL image."""
-    from PIL import Image
 
     resize = int(round(crop * 256 / 224))
     offset = int(round((resize - crop) / 2.0))

@@ -39,8 +39,8 @@ class CifarFormat:
     torchvision_class: str
 
     def download(self, root):
-        import torchvision.datasets
-        from torchvision.datasets.utils import download_and_extract_archive
+        import torchvision.datasets  # lazy: may not import on a CPU torch
+        from torchvision.datasets.utils import download_and_extract_archive  # lazy: may not import on a CPU torch
 
         cls = getattr(torchvision.datasets, self.torchvision_class)
         download_and_extract_archive(cls.url, str(root), filename=cls.filename, md5=cls.tgz_md5)

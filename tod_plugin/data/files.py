@@ -10,11 +10,19 @@ Real files are verified: a file that holds the official number of images must ha
 md5; smaller files (test fixtures, custom subsets) are only checked for structure. Any file that
 cannot be read raises :class:`DatasetDamaged`, one line, before any training starts.
 """
+import codecs
 import hashlib
 import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+
+try:
+    from numpy._core import multiarray, numeric
+except ImportError:  # numpy < 2
+    from numpy.core import multiarray, numeric
 
 from ..errors import ConfigError
 
@@ -103,14 +111,6 @@ def fetch(name, root, download):
 
 def _array_globals():
     """The only globals a dataset pickle may name: numpy's array reconstruction (numpy 1 and 2 paths)."""
-    import codecs
-
-    import numpy as np
-
-    try:
-        from numpy._core import multiarray, numeric
-    except ImportError:  # numpy < 2
-        from numpy.core import multiarray, numeric
     allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype, ("_codecs", "encode"): codecs.encode}
     for package in ("numpy.core", "numpy._core"):
         allowed[(f"{package}.multiarray", "_reconstruct")] = multiarray._reconstruct

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from .files import DatasetDamaged, describe
 
@@ -32,7 +33,6 @@ def resize_center_crop(image, resize, crop):
     antialiased as PIL does), then the centre ``crop`` x ``crop`` window is kept, its top-left
     corner at ``int(round((size - crop) / 2))``.
     """
-    from PIL import Image
 
     width, height = image.size
     short, long = (width, height) if width <= height else (height, width)
@@ -54,7 +54,6 @@ def crop_transform(crop):
 
 def header_size(path):
     """``(width, height)`` from the file header, without decoding the pixels."""
-    from PIL import Image
 
     try:
         with Image.open(path) as image:
@@ -66,7 +65,6 @@ def header_size(path):
 def to_rgb(image):
     """A PIL image as 8-bit RGB. 16-bit grey (modes ``I;16*``, and ``I``, as Pillow opens some 16-bit
     files) is scaled by 255 / 65535 with rounding; ``convert("RGB")`` alone would clip it at 255."""
-    from PIL import Image
 
     if image.mode.startswith("I;16") or image.mode == "I":
         pixels = np.asarray(image).astype(np.float64)
@@ -80,7 +78,6 @@ def read_images(paths, height, width, transform=None, workers=None):
     An unreadable file, or one whose (transformed) size is not ``width`` x ``height``, raises
     :class:`DatasetDamaged` naming it. Decoding runs on ``workers`` threads (PIL releases the GIL).
     """
-    from PIL import Image
 
     out = np.empty((len(paths), 3, height, width), dtype=np.uint8)
 

@@ -6,6 +6,7 @@ split is not used by the papers. Read with ``scipy.io.loadmat``; full-size files
 and 26,032 test images) must have the official md5.
 """
 import numpy as np
+from scipy.io import loadmat
 
 from .files import DatasetDamaged, Source, data_root, describe, fetch, verify_md5
 from .spec import ImageDataset
@@ -20,8 +21,8 @@ STD = (0.1965, 0.1984, 0.1992)
 
 
 def download_files(root):
-    from torchvision.datasets import SVHN
-    from torchvision.datasets.utils import download_url
+    from torchvision.datasets import SVHN  # lazy: may not import on a CPU torch
+    from torchvision.datasets.utils import download_url  # lazy: may not import on a CPU torch
 
     for url, filename, md5 in (SVHN.split_list["train"], SVHN.split_list["test"]):
         if not (SOURCE.path(root) / filename).exists():
@@ -30,7 +31,6 @@ def download_files(root):
 
 def read_split(path):
     """``(X (n, 3, 32, 32) uint8, y (n,) int64 in 0..9)`` from one ``*_32x32.mat`` file."""
-    from scipy.io import loadmat
 
     try:
         mat = loadmat(path, variable_names=("X", "y"))

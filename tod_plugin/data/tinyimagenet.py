@@ -25,7 +25,7 @@ STD = (0.2302, 0.2265, 0.2262)
 
 
 def download_files(root):
-    from torchvision.datasets.utils import download_and_extract_archive
+    from torchvision.datasets.utils import download_and_extract_archive  # lazy: may not import on a CPU torch
 
     download_and_extract_archive(SOURCE.url, str(root), md5=ARCHIVE_MD5)
 

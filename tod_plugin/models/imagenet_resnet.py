@@ -13,6 +13,7 @@ net trains. (For the fastest CPU path, features computed once: ``tod_plugin.feat
 from collections.abc import Mapping
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from ..errors import ConfigError
@@ -24,7 +25,7 @@ HEAD_PREFIXES = ("fc.", "fc_aux.")
 
 
 def _torchvision_resnet18():
-    from torchvision.models import resnet18
+    from torchvision.models import resnet18  # lazy: may not import on a CPU torch
 
     return resnet18(weights=None)
 
@@ -35,8 +36,6 @@ def read_resnet18_state(path):
     Raises :class:`ConfigError` naming the problem when the file is missing, is not a state dict,
     or does not hold exactly ResNet-18's backbone tensors with their shapes.
     """
-    import torch
-
     path = Path(path).expanduser()
     if not path.is_file():
         raise ConfigError(f"pretrained: no file {path}; give a local copy of {WEIGHTS_HINT}")
