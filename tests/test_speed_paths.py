@@ -14,8 +14,7 @@ from tod_plugin.hooks import EMATeacher, EpochSnapshots, StepSnapshot
 from tod_plugin.inference import OutputCache, RowKeys, cached_outputs
 from tod_plugin.models import SmallCNN
 from tod_plugin.precision import resolve_channels_last, resolve_precision
-from tod_plugin.strategies import cod_sampling, coreset_sampling, stconal_sampling, tod_sampling
-from tod_plugin.strategies import discrepancy
+from tod_plugin.strategies import CODSampler, cod_sampling, coreset_sampling, stconal_sampling, tod_sampling
 from tod_plugin_cli.main import main
 
 
@@ -202,9 +201,8 @@ def test_cod_reuses_the_reference_outputs_of_the_previous_query(small_split, mon
     rows.clear()
     reused = cod_sampling(net, pool, n_instances=10)
     assert sum(rows) == 50
-    discrepancy._LAST_OUTPUTS.clear()
     rows.clear()
-    recomputed = cod_sampling(net, pool, n_instances=10)
+    recomputed = CODSampler()(net, pool, n_instances=10)  # a sampler with nothing cached
     assert sum(rows) == 100
     np.testing.assert_array_equal(reused, recomputed)
 
@@ -225,24 +223,28 @@ def test_cached_outputs_hand_example():
     state = {"w": torch.tensor([1.0, 2.0])}
     X = np.arange(12, dtype=np.uint8).reshape(3, 4)
     outputs = torch.tensor([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]])
-    def hashed(rows):  # keys are made on demand: hash every row
-        keys = RowKeys(rows)
-        keys(0, len(rows))
-        return keys.all()
+    def hashed(rows):  # keys are made from the rows a batch read: here every row
+        keys = RowKeys(len(rows))
+        keys.add(0, rows)
+        return keys
 
-    assert RowKeys(X).all() == [None] * 3  # nothing hashed before it is asked for
-    cache = OutputCache(state, "setting", hashed(X), outputs)
+    assert not RowKeys(3).hashed.any()  # nothing hashed before a batch gives its rows
+    cache = OutputCache.of_rows(state, "setting", hashed(X), outputs)
     pool = np.stack([X[2], X[1] + 1, X[0]])  # rows 0 and 2 were scored before, row 1 was not
-    mask, known = cached_outputs(cache, {"w": torch.tensor([1.0, 2.0])}, "setting", RowKeys(pool))(0, 3)
+    mask, known = cached_outputs(cache, {"w": torch.tensor([1.0, 2.0])}, "setting", RowKeys(3))(0, 3, pool)
     assert mask.tolist() == [True, False, True] and torch.equal(known[[0, 2]], outputs[[2, 0]])
-    assert cached_outputs(cache, state, "setting", RowKeys(pool))(1, 2) is None  # nothing known there
-    keys = RowKeys(pool)
+    assert cached_outputs(cache, state, "setting", RowKeys(3))(1, 2, pool[1:2]) is None  # nothing known there
+    keys = RowKeys(3)
     for other_state, setting in (({"w": torch.tensor([1.0, 2.5])}, "setting"),  # other weights
                                  ({"w": torch.tensor([1, 2])}, "setting"),  # other dtype
                                  (state, "other setting")):
-        assert cached_outputs(cache, other_state, setting, keys)(0, 3) is None
-    assert cached_outputs(None, state, "setting", keys)(0, 3) is None
-    assert keys.all() == hashed(pool)  # hashed along the way, for the next cache
+        assert cached_outputs(cache, other_state, setting, keys)(0, 3, pool) is None
+    assert cached_outputs(None, state, "setting", keys)(0, 3, pool) is None
+    assert keys.hashed.all()  # hashed along the way, for the next cache
+    np.testing.assert_array_equal(keys.keys, hashed(pool).keys)
+    # the cache's per-row state: numpy arrays of a 16-byte key and an 8-byte row each, no Python object per row
+    assert cache.sorted_keys.dtype == np.dtype("S16") and cache.rows.dtype == np.intp
+    assert (cache.sorted_keys.nbytes + cache.rows.nbytes) / len(X) == 24
 
 
 def test_compiled_once_per_process_and_reused_by_later_nets(small_split):

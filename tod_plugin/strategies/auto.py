@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from ..errors import ConfigError
+from ._common import split_pipeline
 from .discrepancy import cod_sampling
 from .typiclust import TypiClustSampler
 
@@ -62,9 +63,7 @@ class BudgetAwareSampler(BaseEstimator):
     def _n_classes(self, classifier):
         if self.n_classes is not None:
             return self.n_classes
-        estimator = getattr(classifier, "estimator", classifier)
-        estimator = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
-        classes = getattr(estimator, "classes_", None)
+        classes = getattr(split_pipeline(classifier)[1], "classes_", None)
         if classes is None:
             raise ConfigError("BudgetAwareSampler needs n_classes (or a fitted net that knows its classes)")
         return len(np.asarray(classes))

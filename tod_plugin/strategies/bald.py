@@ -11,7 +11,6 @@ from torch import nn
 
 from ..device import resolve_device
 from ..errors import ConfigError
-from ..inference import score_pool
 from ..scoring import mutual_information
 from ._common import rank_pool
 
@@ -60,14 +59,18 @@ def bald_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_stat
     rng = check_random_state(random_state)
     dropout_seed = int(rng.randint(2**31 - 1))
 
-    def score(net, X):
-        sampler = MCDropout(net.module_, int(n_samples))
+    def with_dropout(module):
+        sampler = MCDropout(module, int(n_samples))
         if not sampler.dropouts:
             raise ConfigError(f"bald_sampling needs dropout in the network: build it with module__dropout=p "
-                              f"(0 < p < 1, e.g. 0.3), or give {type(net.module_).__name__} an nn.Dropout layer")
+                              f"(0 < p < 1, e.g. 0.3), or give {type(module).__name__} an nn.Dropout layer")
+        return sampler
+
+    def score(net, X):
+        sampler = net.scoring_models([with_dropout])
         device = torch.device(resolve_device(net.device))
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(dropout_seed)
-            return score_pool(net, X, [sampler], mutual_information)
+            return net.score_pool(X, mutual_information, sampler)
 
     return rank_pool(classifier, X_pool, n_instances, subset, rng, score)

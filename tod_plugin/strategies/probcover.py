@@ -11,6 +11,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 
 from ..errors import ConfigError
+from ._common import split_pipeline
 from .feature_space import FeatureSpaceSampler
 from .pt4al import check_number
 
@@ -121,8 +122,7 @@ class ProbCoverSampler(FeatureSpaceSampler):
 
 
 def _n_classes(classifier):
-    estimator = getattr(classifier, "estimator", classifier)
-    estimator = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    estimator = split_pipeline(classifier)[1]
     classes = getattr(estimator, "classes_", None)
     classes = classes if classes is not None else getattr(estimator, "classes", None)
     if classes is None or len(classes) < 2:

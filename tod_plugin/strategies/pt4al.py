@@ -18,7 +18,6 @@ from .. import validation
 from ..errors import ConfigError
 from ..validation import check_random_state
 from ..estimator import ALNetClassifier
-from ..inference import score_pool
 from ..pool import PoolView
 from ..pretext import PoolIndex, fit_rotation_pretext, pretext_net, rotation_losses
 from ..scoring import normalized_confidence
@@ -121,7 +120,7 @@ class PretextOrderSampler(BaseEstimator):
             scores = self.order_score_[self.order_[chosen]]
         else:
             rows = row_of[self.order_[ranks]]
-            confidence = score_pool(net, PoolView(X, rows), [net.module_], normalized_confidence)
+            confidence = net.score_pool(PoolView(X, rows), normalized_confidence)
             best = top(confidence, n_instances, highest=False)
             chosen, scores = ranks[best], confidence[best]
         picked = self.order_[chosen]
