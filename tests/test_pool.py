@@ -222,7 +222,7 @@ def test_each_gloo_rank_reads_only_its_shard_of_a_memory_mapped_pool(small_split
         np.testing.assert_array_equal(picked, single)
         start, stop = shard_bounds(83, 16, rank, 2)
         expected = np.zeros(83, dtype=int)
-        expected[start:stop] = 2  # the models' pass and COD's row keys, nothing outside the shard
+        expected[start:stop] = 1  # one read for the models' pass and COD's row keys, nothing outside the shard
         np.testing.assert_array_equal(rows_read, expected)
 
 

@@ -125,13 +125,14 @@ class PoolScoring:
 
     def strategy_state(self, key, make):
         """The state a strategy keeps on this net under ``key`` between queries: ``make()`` at first.
-        Per process, like a cache: dropped when the net is pickled, cloned or copied."""
-        states = self.__dict__.setdefault("strategy_states_", {})
+        Per process, like a cache: dropped when the net is pickled, cloned or copied, and neither a
+        parameter nor fitted state (``_strategy_states_``: leading and trailing underscore)."""
+        states = self.__dict__.setdefault("_strategy_states_", {})
         if key not in states:
             states[key] = make()
         return states[key]
 
     def __getstate__(self):
         state = super().__getstate__()
-        state.pop("strategy_states_", None)
+        state.pop("_strategy_states_", None)
         return state

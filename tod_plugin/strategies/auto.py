@@ -4,12 +4,11 @@ At small budgets uncertainty-based methods lose to random and typicality / cover
 (the cold start; Hacohen, Dekel, Weinshall, ICML 2022: "TypiClust then margin"); at the papers'
 budgets (10% of the pool and more) uncertainty wins. The switch is stated in labels per class.
 """
-import numbers
-
 import numpy as np
 from sklearn.base import BaseEstimator
 
 from ..errors import ConfigError
+from ..validation import check_number
 from ._common import split_pipeline
 from .discrepancy import cod_sampling
 from .typiclust import TypiClustSampler
@@ -38,9 +37,7 @@ class BudgetAwareSampler(BaseEstimator):
         self.random_state = random_state
 
     def __call__(self, classifier, X_pool, n_instances=1, *, subset=None, random_state=None, X_labeled=None):
-        if isinstance(self.labels_per_class, bool) or not isinstance(self.labels_per_class, numbers.Real) \
-                or self.labels_per_class < 0:
-            raise ConfigError(f"labels_per_class must be a number >= 0, got {self.labels_per_class!r}")
+        check_number(self.labels_per_class, "labels_per_class", low=0)
         if X_labeled is None:
             X_labeled = getattr(classifier, "X_training", None)
         n_labeled = 0 if X_labeled is None else len(X_labeled)

@@ -7,8 +7,9 @@ import torch
 from sklearn.utils import check_random_state
 from torch import nn
 
+from ..modal_compat import query_result
 from ..scoring import predicted_label_residual
-from ._common import candidates, check_n_instances, pool_size, query_result, resolve_net
+from ._common import candidates, check_n_instances, pool_size, resolve_net
 
 
 class LogitsAndFeatures(nn.Module):

@@ -6,9 +6,11 @@ Sener & Savarese, "Active Learning for Convolutional Neural Networks: A Core-Set
 
 import torch
 
+from ..errors import ConfigError
+from ..modal_compat import query_result
 from ..pool import PoolView
 from ..validation import check_number, check_random_state
-from ._common import ConfigError, candidates, check_n_instances, pool_size, query_result, resolve_net, split_pipeline
+from ._common import candidates, check_n_instances, pool_size, resolve_net, split_pipeline
 
 DEFAULT_BLOCK_SIZE = 4096
 #: Candidates beyond which Core-Set keeps the features in float16 (``feature_dtype=None``).

@@ -6,10 +6,11 @@ For a modAL ``Committee``, COD of the committee's mean output (see :func:`cod_sa
 import numpy as np
 import torch
 
+from ..errors import ConfigError
 from ..hooks import StepSnapshot
 from ..inference import OutputCache, RowKeys, cached_outputs
 from ..scoring import output_discrepancy
-from ._common import ConfigError, rank_pool, resolve_net
+from ._common import rank_pool, resolve_net
 
 FIRST_CYCLE_RULES = ("highest", "lowest")
 
