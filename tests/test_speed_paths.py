@@ -219,6 +219,69 @@ def test_cod_output_cache_is_only_used_for_the_exact_state(small_split, monkeypa
     assert sum(rows) == len(X_pool)
 
 
+def test_cod_sampler_cache_survives_a_checkpoint(small_split, monkeypatch, tmp_path):
+    """state_dict() holds tensors only (torch.load(weights_only=True) reads it back); a sampler
+    restored from it reuses the reference outputs as the saving one would, with the same picks."""
+    X, y, X_pool, y_pool, _, _ = small_split
+    rows = _count_reference_rows(monkeypatch)
+    net = make_net(warm_start=True).fit(X, y)
+    sampler = CODSampler()
+    assert sampler.state_dict() == {}  # nothing cached yet
+    sampler(net, X_pool, n_instances=5)
+    net.fit(np.concatenate([X, X_pool[:20]]), np.concatenate([y, y_pool[:20]]))
+    saved = sampler.state_dict()
+    assert all(isinstance(v, torch.Tensor) for v in saved.values())
+    torch.save(saved, tmp_path / "cod.pt")
+    restored = CODSampler()
+    restored.load_state_dict(torch.load(tmp_path / "cod.pt", weights_only=True))
+    rows.clear()
+    reused = restored(net, X_pool, n_instances=10)
+    assert sum(rows) == 0  # every reference output came from the checkpoint
+    rows.clear()
+    recomputed = CODSampler()(net, X_pool, n_instances=10)
+    assert sum(rows) == len(X_pool)
+    np.testing.assert_array_equal(reused, recomputed)
+    restored.clear()
+    assert restored.cache_ is None and restored.state_dict() == {}
+
+
+def test_cod_sampling_keeps_its_cache_per_net_and_not_in_a_pickle(small_split, monkeypatch):
+    import pickle
+
+    X, y, X_pool, y_pool, _, _ = small_split
+    rows = _count_reference_rows(monkeypatch)
+    nets = [make_net(warm_start=True, random_state=seed).fit(X, y) for seed in (0, 1)]
+    for net in nets:
+        cod_sampling(net, X_pool, n_instances=5)
+    for net in nets:
+        net.fit(np.concatenate([X, X_pool[:20]]), np.concatenate([y, y_pool[:20]]))
+    copy = pickle.loads(pickle.dumps(nets[0]))  # a per-process cache: not pickled
+    rows.clear()
+    for net in nets:
+        cod_sampling(net, X_pool, n_instances=5)
+    assert sum(rows) == 0  # each net's own outputs were reused
+    cod_sampling(copy, X_pool, n_instances=5)
+    assert sum(rows) == len(X_pool)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.update(keys=d["keys"].flip(0)), "not in ascending order"),
+    (lambda d: d.update(rows=d["rows"] + len(d["outputs"])), "positions of outputs"),
+    (lambda d: d.update(setting=d["setting"].float()), "16 uint8"),
+    (lambda d: d.update(note="hello"), "tensors"),
+    (lambda d: d.pop("outputs"), "tensors"),
+])
+def test_cod_sampler_refuses_a_state_dict_it_did_not_save(small_split, change, message):
+    X, y, X_pool = small_split[:3]
+    net = make_net().fit(X, y)
+    sampler = CODSampler()
+    sampler(net, X_pool, n_instances=5)
+    state = dict(sampler.state_dict())
+    change(state)
+    with pytest.raises(ValueError, match=message):
+        CODSampler().load_state_dict(state)
+
+
 def test_cached_outputs_hand_example():
     state = {"w": torch.tensor([1.0, 2.0])}
     X = np.arange(12, dtype=np.uint8).reshape(3, 4)
