@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_net
+from conftest import indices, make_net
 from tod_plugin.errors import MissingHookError
 from tod_plugin.hooks import EpochSnapshots, StepSnapshot
 from tod_plugin.inference import score_pool
 from tod_plugin.scoring import output_discrepancy, predictive_entropy
 
-PACKAGE = Path(__file__).resolve().parent.parent / "tod_plugin"
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "tod_plugin"
 INTERNALS = r"\bmodule_\b|copy_module_with|reference_state_|loss_module_|teacher_|students_|snapshot_"
 
 
@@ -64,3 +65,14 @@ def test_penultimate_features_and_cod_reference(snapshot_net):
     assert reference.keys() == net.current_state().keys()
     with pytest.raises(ValueError, match="needs a trained net"):
         make_net().cod_reference()
+
+
+def test_the_readme_strategy_example_runs(snapshot_net):
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Writing a strategy"):]
+    code = section[section.index("```python") + len("```python"):section.index("```\n", section.index("```python") + 9)]
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    net, pool = snapshot_net
+    picked = indices(namespace["entropy_vs_snapshot"](net, pool, 4, random_state=0))
+    assert len(set(picked.tolist())) == 4 and picked.max() < len(pool)
