@@ -76,3 +76,17 @@ def test_the_readme_strategy_example_runs(snapshot_net):
     net, pool = snapshot_net
     picked = indices(namespace["entropy_vs_snapshot"](net, pool, 4, random_state=0))
     assert len(set(picked.tolist())) == 4 and picked.max() < len(pool)
+
+
+def test_input_setting_is_what_decides_an_evaluation_output(snapshot_net):
+    net, pool = snapshot_net
+    setting = net.input_setting(pool)
+    assert isinstance(setting, bytes) and len(setting) == 16
+    net.set_params(crop_padding=2, hflip=True)  # training batches only
+    try:
+        assert net.input_setting(pool) == setting
+        net.set_params(normalize=((0.5,), (0.25,)))
+        assert net.input_setting(pool) != setting
+        assert net.input_setting(pool.astype(np.float32)) != net.input_setting(pool)
+    finally:
+        net.set_params(crop_padding=0, hflip=False, normalize=None)

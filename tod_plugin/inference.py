@@ -149,13 +149,19 @@ class RowKeys:
         return self.keys[start:stop]
 
 
+#: Fields of the batch preparer that act on training batches only (augmentation): not part of a setting.
+TRAINING_ONLY = ("crop_padding", "hflip")
+
+
 def input_setting(net, X, module_class=True):
     """What besides the weights and the row bytes decides a model's output on a row of ``X``: the
-    module class, the rows' dtype and shape, the net's batch preparer (device, normalisation,
-    layout: every field of ``net.batch_preparer``) and precision; as a 16-byte digest.
-    ``module_class=False`` leaves the module class out (members of a Committee)."""
+    module class, the rows' dtype and shape, the net's batch preparer (every field of
+    ``net.batch_preparer`` but the :data:`TRAINING_ONLY` ones: device, normalisation, layout) and
+    precision; as a 16-byte digest. ``module_class=False`` leaves the module class out (members of
+    a Committee)."""
     preparer = net.batch_preparer
-    fields = tuple((f.name, _plain(getattr(preparer, f.name))) for f in dataclasses.fields(preparer))
+    fields = tuple((f.name, _plain(getattr(preparer, f.name))) for f in dataclasses.fields(preparer)
+                   if f.name not in TRAINING_ONLY)
     setting = (type(preparer).__qualname__, fields, dtype_of(X).str, tuple(X.shape[1:]),
                resolve_precision(net.precision, resolve_device(net.device)))
     if module_class:
