@@ -106,23 +106,24 @@ def part_sync(data, label, args):
 def part_score(data, label, args):
     """Query time / (forward passes it needs x one predict_proba pass over the same pool), fp32 vs bf16."""
     from tod_plugin.hooks import StepSnapshot
-    from tod_plugin.strategies import cod_sampling, coreset_sampling, discrepancy, tod_sampling
+    from tod_plugin.strategies import CODSampler, coreset_sampling, tod_sampling
 
     pool, repeats = data.X_train[-args.n_pool:], args.repeats
     for precision in ("fp32", "bf16"):
         net = resnet(data, args, precision, max_epochs=1, warm_start=True, callbacks=[StepSnapshot()])
         net.fit(data.X_train[:512], data.y_train[:512])
-        net.predict_proba(pool[:2048]), cod_sampling(net, pool[:2048], 100)  # warm-up
+        cod = CODSampler()
+        net.predict_proba(pool[:2048]), cod(net, pool[:2048], 100)  # warm-up
         t_predict = median_time(lambda: net.predict_proba(pool), repeats)
-        t_cod = median_time(lambda: cod_sampling(net, pool, 100), repeats)  # reference: initial weights, nothing known
+        t_cod = median_time(lambda: cod(net, pool, 100), repeats)  # reference: initial weights, nothing known
         t_tod = median_time(lambda: tod_sampling(net, pool, 100), repeats)
         labeled = data.X_train[:512]
         t_coreset = median_time(lambda: coreset_sampling(net, pool, 1000, X_labeled=labeled), repeats)
         coreset_passes = 1 + len(labeled) / len(pool)  # the labeled rows' features too
         net.fit(data.X_train[:512], data.y_train[:512])
-        known = discrepancy._LAST_OUTPUTS[net]  # the outputs of the state that is now the reference
-        t_reuse = median_time(lambda: cod_sampling(net, pool, 100), repeats,
-                              before=lambda: discrepancy._LAST_OUTPUTS.__setitem__(net, known))
+        known = cod.state_dict()  # the outputs of the state that is now the reference
+        t_reuse = median_time(lambda: cod(net, pool, 100), repeats,
+                              before=lambda: cod.load_state_dict(known))
         print(f"  score {precision}: predict_proba {len(pool) / t_predict:8.0f} img/s; query / (passes x predict): "
               f"cod {t_cod / (2 * t_predict):.2f} (2 passes), tod {t_tod / (2 * t_predict):.2f} (2), "
               f"cod next cycle {t_reuse / t_predict:.2f} (1: reference outputs reused), "

@@ -100,6 +100,8 @@ def test_bald_without_dropout_names_the_parameter(digits):
         bald_sampling(net, digits.X_train[40:60], 2)
     with pytest.raises(ValueError, match="n_samples"):
         bald_sampling(net, digits.X_train[40:60], 2, n_samples=1)
+    with pytest.raises(ValueError, match="n_samples must be an int >= 2, got True"):  # a bool is not a count
+        bald_sampling(net, digits.X_train[40:60], 2, n_samples=True)
 
 
 @pytest.mark.parametrize("bad", [-0.1, 1.0, "0.3", True])
@@ -215,6 +217,12 @@ def test_probcover_chooses_delta_by_purity():
     assert 0 < sampler.delta_ < 20
 
 
+@pytest.mark.parametrize("purity", [True, 0, 1.5, "0.9"])
+def test_probcover_purity_is_a_number_in_0_1(purity):
+    with pytest.raises(ValueError, match=f"ProbCoverSampler: purity must be a positive number <= 1, got {purity!r}"):
+        ProbCoverSampler(feature_extractor=identity, purity=purity)(bare_net(), blobs(), 3)
+
+
 # ---------------------------------------------------------------- VAAL
 def test_vaal_reuses_its_cached_networks(tmp_path, digits, monkeypatch):
     X, y = digits.X_train, digits.y_train
@@ -257,3 +265,5 @@ def test_budget_aware_sampler_switches_at_labels_per_class(digits):
     assert above.last_choice_ == "margin_sampling"
     with pytest.raises(ValueError, match="labels_per_class"):
         BudgetAwareSampler(labels_per_class=-1)(learner, pool, 3)
+    with pytest.raises(ValueError, match="labels_per_class must be a number >= 0, got True"):
+        BudgetAwareSampler(labels_per_class=True)(learner, pool, 3)

@@ -46,7 +46,7 @@ def _scores(net, X):
         ref_outputs = reference(net.batch_preparer(torch.as_tensor(X), False))
     mask = np.arange(len(X)) % 2 == 0
     partial = score_pool(net, X, [net.module_, reference], output_discrepancy,
-                         known={1: lambda start, stop: (mask[start:stop], ref_outputs[start:stop])})
+                         known={1: lambda start, stop, rows: (mask[start:stop], ref_outputs[start:stop])})
     return scores, current, partial
 
 

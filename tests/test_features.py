@@ -117,7 +117,7 @@ def test_parameters_clone_and_bad_input(weights, images):
     assert clone(features).get_params()["batch_size"] == 8
     for params, message in (({}, "weights: give the path"), ({"weights": weights, "model": "vgg"}, "model must be one of"),
                             ({"weights": weights, "batch_size": 0}, "batch_size must be a positive int"),
-                            ({"weights": weights, "image_size": 2.5}, "image_size must be a positive int or None"),
+                            ({"weights": weights, "image_size": 2.5}, "image_size must be None or a positive int"),
                             ({"weights": weights, "normalize": (1, 2)}, "normalize must be"),
                             ({"weights": weights, "progress": "yes"}, "progress must be"),
                             ({"weights": weights.parent / "absent.pth"}, "pretrained: no file")):

@@ -14,8 +14,7 @@ from tod_plugin.hooks import EMATeacher, EpochSnapshots, StepSnapshot
 from tod_plugin.inference import OutputCache, RowKeys, cached_outputs
 from tod_plugin.models import SmallCNN
 from tod_plugin.precision import resolve_channels_last, resolve_precision
-from tod_plugin.strategies import cod_sampling, coreset_sampling, stconal_sampling, tod_sampling
-from tod_plugin.strategies import discrepancy
+from tod_plugin.strategies import CODSampler, cod_sampling, coreset_sampling, stconal_sampling, tod_sampling
 from tod_plugin_cli.main import main
 
 
@@ -202,9 +201,8 @@ def test_cod_reuses_the_reference_outputs_of_the_previous_query(small_split, mon
     rows.clear()
     reused = cod_sampling(net, pool, n_instances=10)
     assert sum(rows) == 50
-    discrepancy._LAST_OUTPUTS.clear()
     rows.clear()
-    recomputed = cod_sampling(net, pool, n_instances=10)
+    recomputed = CODSampler()(net, pool, n_instances=10)  # a sampler with nothing cached
     assert sum(rows) == 100
     np.testing.assert_array_equal(reused, recomputed)
 
@@ -221,28 +219,95 @@ def test_cod_output_cache_is_only_used_for_the_exact_state(small_split, monkeypa
     assert sum(rows) == len(X_pool)
 
 
+def test_cod_sampler_cache_survives_a_checkpoint(small_split, monkeypatch, tmp_path):
+    """state_dict() holds tensors only (torch.load(weights_only=True) reads it back); a sampler
+    restored from it reuses the reference outputs as the saving one would, with the same picks."""
+    X, y, X_pool, y_pool, _, _ = small_split
+    rows = _count_reference_rows(monkeypatch)
+    net = make_net(warm_start=True).fit(X, y)
+    sampler = CODSampler()
+    assert sampler.state_dict() == {}  # nothing cached yet
+    sampler(net, X_pool, n_instances=5)
+    net.fit(np.concatenate([X, X_pool[:20]]), np.concatenate([y, y_pool[:20]]))
+    saved = sampler.state_dict()
+    assert all(isinstance(v, torch.Tensor) for v in saved.values())
+    torch.save(saved, tmp_path / "cod.pt")
+    restored = CODSampler()
+    restored.load_state_dict(torch.load(tmp_path / "cod.pt", weights_only=True))
+    rows.clear()
+    reused = restored(net, X_pool, n_instances=10)
+    assert sum(rows) == 0  # every reference output came from the checkpoint
+    rows.clear()
+    recomputed = CODSampler()(net, X_pool, n_instances=10)
+    assert sum(rows) == len(X_pool)
+    np.testing.assert_array_equal(reused, recomputed)
+    restored.clear()
+    assert restored.cache_ is None and restored.state_dict() == {}
+
+
+def test_cod_sampling_keeps_its_cache_per_net_and_not_in_a_pickle(small_split, monkeypatch):
+    import pickle
+
+    X, y, X_pool, y_pool, _, _ = small_split
+    rows = _count_reference_rows(monkeypatch)
+    nets = [make_net(warm_start=True, random_state=seed).fit(X, y) for seed in (0, 1)]
+    for net in nets:
+        cod_sampling(net, X_pool, n_instances=5)
+    for net in nets:
+        net.fit(np.concatenate([X, X_pool[:20]]), np.concatenate([y, y_pool[:20]]))
+    copy = pickle.loads(pickle.dumps(nets[0]))  # a per-process cache: not pickled
+    rows.clear()
+    for net in nets:
+        cod_sampling(net, X_pool, n_instances=5)
+    assert sum(rows) == 0  # each net's own outputs were reused
+    cod_sampling(copy, X_pool, n_instances=5)
+    assert sum(rows) == len(X_pool)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.update(keys=d["keys"].flip(0)), "not in ascending order"),
+    (lambda d: d.update(rows=d["rows"] + len(d["outputs"])), "positions of outputs"),
+    (lambda d: d.update(setting=d["setting"].float()), "16 uint8"),
+    (lambda d: d.update(note="hello"), "tensors"),
+    (lambda d: d.pop("outputs"), "tensors"),
+])
+def test_cod_sampler_refuses_a_state_dict_it_did_not_save(small_split, change, message):
+    X, y, X_pool = small_split[:3]
+    net = make_net().fit(X, y)
+    sampler = CODSampler()
+    sampler(net, X_pool, n_instances=5)
+    state = dict(sampler.state_dict())
+    change(state)
+    with pytest.raises(ValueError, match=message):
+        CODSampler().load_state_dict(state)
+
+
 def test_cached_outputs_hand_example():
     state = {"w": torch.tensor([1.0, 2.0])}
     X = np.arange(12, dtype=np.uint8).reshape(3, 4)
     outputs = torch.tensor([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]])
-    def hashed(rows):  # keys are made on demand: hash every row
-        keys = RowKeys(rows)
-        keys(0, len(rows))
-        return keys.all()
+    def hashed(rows):  # keys are made from the rows a batch read: here every row
+        keys = RowKeys(len(rows))
+        keys.add(0, rows)
+        return keys
 
-    assert RowKeys(X).all() == [None] * 3  # nothing hashed before it is asked for
-    cache = OutputCache(state, "setting", hashed(X), outputs)
+    assert not RowKeys(3).hashed.any()  # nothing hashed before a batch gives its rows
+    cache = OutputCache.of_rows(state, "setting", hashed(X), outputs)
     pool = np.stack([X[2], X[1] + 1, X[0]])  # rows 0 and 2 were scored before, row 1 was not
-    mask, known = cached_outputs(cache, {"w": torch.tensor([1.0, 2.0])}, "setting", RowKeys(pool))(0, 3)
+    mask, known = cached_outputs(cache, {"w": torch.tensor([1.0, 2.0])}, "setting", RowKeys(3))(0, 3, pool)
     assert mask.tolist() == [True, False, True] and torch.equal(known[[0, 2]], outputs[[2, 0]])
-    assert cached_outputs(cache, state, "setting", RowKeys(pool))(1, 2) is None  # nothing known there
-    keys = RowKeys(pool)
+    assert cached_outputs(cache, state, "setting", RowKeys(3))(1, 2, pool[1:2]) is None  # nothing known there
+    keys = RowKeys(3)
     for other_state, setting in (({"w": torch.tensor([1.0, 2.5])}, "setting"),  # other weights
                                  ({"w": torch.tensor([1, 2])}, "setting"),  # other dtype
                                  (state, "other setting")):
-        assert cached_outputs(cache, other_state, setting, keys)(0, 3) is None
-    assert cached_outputs(None, state, "setting", keys)(0, 3) is None
-    assert keys.all() == hashed(pool)  # hashed along the way, for the next cache
+        assert cached_outputs(cache, other_state, setting, keys)(0, 3, pool) is None
+    assert cached_outputs(None, state, "setting", keys)(0, 3, pool) is None
+    assert keys.hashed.all()  # hashed along the way, for the next cache
+    np.testing.assert_array_equal(keys.keys, hashed(pool).keys)
+    # the cache's per-row state: numpy arrays of a 16-byte key and an 8-byte row each, no Python object per row
+    assert cache.sorted_keys.dtype == np.dtype("S16") and cache.rows.dtype == np.intp
+    assert (cache.sorted_keys.nbytes + cache.rows.nbytes) / len(X) == 24
 
 
 def test_compiled_once_per_process_and_reused_by_later_nets(small_split):

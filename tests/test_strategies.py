@@ -13,7 +13,7 @@ from tod_plugin import modal_compat
 from tod_plugin.errors import ConfigError, MissingHookError
 from tod_plugin.hooks import EpochSnapshots, StepSnapshot
 import tod_plugin.strategies as strategies_package
-from tod_plugin.strategies import (BALSampler, BudgetAwareSampler, PT4ALSampler, ProbCoverSampler, TypiClustSampler,
+from tod_plugin.strategies import (BALSampler, BudgetAwareSampler, CODSampler, PT4ALSampler, ProbCoverSampler, TypiClustSampler,
                                    VAALSampler, badge_sampling, bald_sampling, cod_sampling, coreset_sampling,
                                    entropy_sampling, least_confidence_sampling, ll4al_sampling, margin_sampling,
                                    random_sampling, stconal_sampling, tod_sampling)
@@ -58,9 +58,18 @@ def auto(classifier, X_pool, n_instances=1, *, random_state=None, **kwargs):
 
 
 auto.__name__ = "BudgetAwareSampler"
-STRATEGIES = [random_sampling, cod_sampling, tod_sampling, ll4al_sampling, stconal_sampling, coreset_sampling, bal,
-              pt4al, entropy_sampling, ascending(margin_sampling), least_confidence_sampling, bald_sampling,
-              badge_sampling, typiclust, probcover, vaal, auto]
+COD_SAMPLER = CODSampler()
+
+
+def cod_sampler(classifier, X_pool, n_instances=1, **kwargs):
+    """One CODSampler for every template call: its cache carries over between queries as in a learner's loop."""
+    return COD_SAMPLER(classifier, X_pool, n_instances, **kwargs)
+
+
+cod_sampler.__name__ = "CODSampler"
+STRATEGIES = [random_sampling, cod_sampling, cod_sampler, tod_sampling, ll4al_sampling, stconal_sampling,
+              coreset_sampling, bal, pt4al, entropy_sampling, ascending(margin_sampling), least_confidence_sampling,
+              bald_sampling, badge_sampling, typiclust, probcover, vaal, auto]
 NEEDS_LABELED_ROWS = {coreset_sampling, typiclust, probcover, vaal, auto}
 
 

@@ -14,16 +14,13 @@ from .defaults import optimizer_kwargs
 from .device import on_resolved_device, resolve_device, resolved_device
 from .errors import ConfigError, TrainingDiverged
 from .module_params import DATA_SIZES, inferred_params, missing_params, missing_params_error
+from .net_interface import PoolScoring
+from .outputs import main_output
 from .precision import autocast, check_channels_last, check_precision, resolve_channels_last
 from .training_calls import FitContext, TrainingCalls
 
 
-def main_output(output):
-    """A module may return ``(logits, extras...)``; predictions use the first element."""
-    return output[0] if isinstance(output, (tuple, list)) else output
-
-
-class ALNetClassifier(TrainingCalls, NeuralNetClassifier):
+class ALNetClassifier(PoolScoring, TrainingCalls, NeuralNetClassifier):
     """A skorch ``NeuralNetClassifier`` for active learning on numpy image arrays.
 
     Differences from skorch's defaults, each chosen so that small labeled sets learn:

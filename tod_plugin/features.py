@@ -14,7 +14,6 @@ experiment, whatever subset of the pool a query passes.
 """
 import hashlib
 import io
-import numbers
 import warnings
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from .device import resolve_device
 from .errors import ConfigError
 from .models.imagenet_resnet import ImageNetResNet18
 from .precision import autocast, check_channels_last, check_precision, resolve_channels_last, resolve_precision
+from .validation import check_number
 
 FEATURE_MODELS = {"resnet18-imagenet": ImageNetResNet18}
 IMAGENET_NORMALIZE = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
@@ -163,12 +163,8 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         if self.weights is None:
             raise ConfigError("weights: give the path of a local copy of torchvision's ResNet-18 ImageNet state dict "
                               "(resnet18-f37072fd.pth); nothing is downloaded")
-        for name, value in (("batch_size", self.batch_size), ("image_size", self.image_size)):
-            if value is None and name == "image_size":
-                continue
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ConfigError(f"{name} must be a positive int{' or None' if name == 'image_size' else ''}, "
-                                  f"got {value!r}")
+        check_number(self.batch_size, "batch_size", integral=True, low=0, low_open=True)
+        check_number(self.image_size, "image_size", integral=True, low=0, low_open=True, none_ok=True)
         if not (self.normalize is None or self.normalize == "imagenet" or _is_mean_std(self.normalize)):
             raise ConfigError(f"normalize must be 'imagenet', None or (mean, std) of 1 or 3 values each, "
                               f"got {self.normalize!r}")

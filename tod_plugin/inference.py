@@ -5,9 +5,12 @@ Each batch is prepared once (to the device, float, normalised) and given to ever
 outputs to one score per sample straight away, so memory beyond the pool itself is one batch of
 activations plus the score vector (and the outputs a caller asks to keep). Under
 ``torch.distributed`` the pool is sharded over the ranks (see :mod:`tod_plugin.distributed`).
-Outputs known from an earlier pass (COD's reference, :func:`cached_outputs`) are not recomputed.
+Outputs known from an earlier pass (COD's reference, :func:`cached_outputs`) are not recomputed;
+the rows are keyed by content (:class:`RowKeys`) from the same read that feeds the models.
 :func:`penultimate_features` is the same kind of pass for one model's features (Core-Set, BAL).
+Strategies reach these through the net's interface (:mod:`tod_plugin.net_interface`).
 """
+import dataclasses
 import hashlib
 
 import numpy as np
@@ -16,7 +19,7 @@ import torch
 from . import distributed
 from .batching import to_device
 from .device import resolve_device
-from .estimator import main_output
+from .outputs import main_output
 from .pool import PoolView, dtype_of, is_lazy
 from .precision import resolve_precision
 
@@ -29,12 +32,12 @@ def score_pool(net, X, models, score_fn, *, known=None, keep=None):
     ``net.predict_proba``.
 
     known : dict or None
-        ``{i: lookup}``: ``lookup(start, stop)`` tells what is known of the outputs of
-        ``models[i]`` on rows ``start:stop`` of ``X``: None, or ``(mask, outputs)`` with a boolean
-        array ``mask`` and a CPU tensor ``outputs`` of one row per row (rows outside ``mask`` are
-        ignored). ``models[i]`` is fed the other rows only. It is called once per batch, in pool
-        order, before the batch's forward passes: per-row work there (hashing) overlaps with the
-        device still computing earlier batches.
+        ``{i: lookup}``: ``lookup(start, stop, rows)`` tells what is known of the outputs of
+        ``models[i]`` on rows ``start:stop`` of ``X`` (``rows``: those rows as read for the batch,
+        a numpy array): None, or ``(mask, outputs)`` with a boolean array ``mask`` and a CPU tensor
+        ``outputs`` of one row per row (rows outside ``mask`` are ignored). ``models[i]`` is fed the
+        other rows only. It is called once per batch, in pool order, before the batch's forward
+        passes: per-row work there (hashing) overlaps with the device still computing earlier batches.
     keep : int or None
         Also return the outputs of ``models[keep]`` for every row (a CPU tensor): ``(scores, outputs)``.
     """
@@ -51,7 +54,7 @@ def _score_shards(net, X, models, score_fn, known, keep):
     bounds = [distributed.shard_bounds(len(X), net.eval_batch_size, r, distributed.world_size())
               for r in range(distributed.world_size())]
     start, stop = bounds[distributed.rank()]
-    known = {i: (lambda a, b, lookup=lookup: lookup(start + a, start + b)) for i, lookup in known.items()}
+    known = {i: (lambda a, b, rows, lookup=lookup: lookup(start + a, start + b, rows)) for i, lookup in known.items()}
     shard = PoolView(X, slice(start, stop)) if is_lazy(X) else X[start:stop]  # a lazy pool: read this shard only
     scores, kept = _score_rows(net, shard, models, score_fn, known, keep) if stop > start else (None, None)
     counts = [b - a for a, b in bounds]
@@ -65,10 +68,11 @@ def _score_rows(net, X, models, score_fn, known, keep):
     scores, kept, offset = [], [], 0
     try:
         with torch.inference_mode(), net.autocast():
-            for x in net.iter_batches(X):
-                rows = (offset, offset + len(x))
-                offset += len(x)
-                outputs = [_outputs(m, x, known[i](*rows) if i in known else None) for i, m in enumerate(models)]
+            for read, x in _read_batches(net, X, bool(known)):
+                start, offset = offset, offset + len(x)
+                rows = _host_rows(read, X, start, offset) if known else None
+                outputs = [_outputs(m, x, known[i](start, offset, rows) if i in known else None)
+                           for i, m in enumerate(models)]
                 scores.append(score_fn(*outputs).float())  # stays on the device: no per-batch sync
                 if keep is not None:
                     kept.append(outputs[keep])
@@ -76,6 +80,38 @@ def _score_rows(net, X, models, score_fn, known, keep):
         for m, mode in zip(models, was_training):
             m.train(mode)
     return torch.cat(scores).cpu(), (torch.cat(kept).cpu() if keep is not None else None)
+
+
+class _KeepRows:
+    """A batch preparer that also keeps the rows it is given: the batch as read from the pool."""
+
+    def __init__(self, prepare):
+        self.prepare, self.rows = prepare, None
+
+    def __call__(self, x, training, generator=None):
+        self.rows = x
+        return self.prepare(x, training, generator)
+
+
+def _read_batches(net, X, keep_rows):
+    """``(rows as read, prepared batch)`` of each evaluation batch of ``X`` (``net.iter_batches``);
+    the rows only with ``keep_rows`` (None otherwise)."""
+    if not keep_rows:
+        for x in net.iter_batches(X):
+            yield None, x
+        return
+    iterator = net.get_iterator(net.get_dataset(X), training=False)
+    iterator.prepare = keep = _KeepRows(iterator.prepare)
+    for x, _ in iterator:
+        yield keep.rows, x
+
+
+def _host_rows(read, X, start, stop):
+    """The batch's rows as a host numpy array: the rows read for it (a lazy pool's slice, a CPU
+    array's view), or for a pool resident on the device, the same rows of the in-memory ``X``."""
+    if read.device.type == "cpu":
+        return read.numpy()
+    return np.asarray(X[start:stop])
 
 
 def _outputs(model, x, known):
@@ -93,33 +129,52 @@ def _outputs(model, x, known):
 
 
 class RowKeys:
-    """Content keys of the rows of ``X`` (the SHA-1 digest of each row's bytes, 160 bits), made on
-    demand and kept: ``keys(start, stop)``, ``keys.all()`` (None for rows never asked for: under
-    ``torch.distributed`` a rank hashes only its shard). Rows without a key are read as one slice."""
+    """Content keys of the rows of a pool of ``n_rows`` rows: the 128-bit BLAKE2b digest of each
+    row's bytes, in one numpy array (16 bytes a row, no Python object per row), filled batch by
+    batch from the rows a pass reads (:meth:`add`). Rows never added (under ``torch.distributed``,
+    the other ranks' shards) stay unkeyed (``hashed`` is False). Two different rows get the same
+    key with probability about N^2 / 2^129 (1e-27 for a million rows)."""
 
-    def __init__(self, X):
-        self.rows = X if is_lazy(X) else np.asarray(X)
-        self.keys = [None] * len(self.rows)
+    def __init__(self, n_rows):
+        self.keys = np.zeros(n_rows, dtype="S16")
+        self.hashed = np.zeros(n_rows, dtype=bool)
 
-    def __call__(self, start, stop):
-        missing = [i for i in range(start, stop) if self.keys[i] is None]
-        if missing:
-            block = np.asarray(self.rows[missing[0]:missing[-1] + 1])
-            for i in missing:
-                self.keys[i] = hashlib.sha1(np.ascontiguousarray(block[i - missing[0]]), usedforsecurity=False).digest()
+    def add(self, start, rows):
+        """Key ``rows`` (an array of rows ``start:start + len(rows)``); returns their keys."""
+        rows = np.ascontiguousarray(rows)
+        stop = start + len(rows)
+        for i, row in enumerate(rows):
+            self.keys[start + i] = hashlib.blake2b(row, digest_size=16).digest()
+        self.hashed[start:stop] = True
         return self.keys[start:stop]
 
-    def all(self):
-        return list(self.keys)
+
+#: Fields of the batch preparer that act on training batches only (augmentation): not part of a setting.
+TRAINING_ONLY = ("crop_padding", "hflip")
 
 
-def input_setting(net, X):
-    """What besides the weights and the row bytes decides a model's output on a pool row."""
-    mean, std = net.normalize if net.normalize is not None else ((), ())
-    device = resolve_device(net.device)
-    return (type(net.module_), dtype_of(X).str, tuple(X.shape[1:]), torch.device(device).type,
-            tuple(map(float, mean)), tuple(map(float, std)), net.uses_channels_last,
-            resolve_precision(net.precision, device))
+def input_setting(net, X, module_class=True):
+    """What besides the weights and the row bytes decides a model's output on a row of ``X``: the
+    module class, the rows' dtype and shape, the net's batch preparer (every field of
+    ``net.batch_preparer`` but the :data:`TRAINING_ONLY` ones: device, normalisation, layout) and
+    precision; as a 16-byte digest. ``module_class=False`` leaves the module class out (members of
+    a Committee)."""
+    preparer = net.batch_preparer
+    fields = tuple((f.name, _plain(getattr(preparer, f.name))) for f in dataclasses.fields(preparer)
+                   if f.name not in TRAINING_ONLY)
+    setting = (type(preparer).__qualname__, fields, dtype_of(X).str, tuple(X.shape[1:]),
+               resolve_precision(net.precision, resolve_device(net.device)))
+    if module_class:
+        module = type(net.module_)
+        setting = (f"{module.__module__}.{module.__qualname__}",) + setting
+    return hashlib.blake2b(repr(setting).encode(), digest_size=16).digest()
+
+
+def _plain(value):
+    """A preparer field in a canonical form: sequences and arrays of numbers as tuples of floats."""
+    if isinstance(value, (tuple, list, np.ndarray)):
+        return tuple(float(v) for v in np.ravel(np.asarray(value, dtype=np.float64)))
+    return value
 
 
 def same_state(a, b):
@@ -128,35 +183,57 @@ def same_state(a, b):
 
 
 class OutputCache:
-    """The outputs of one model ``state`` on pool rows (content ``keys``), for reuse when that state
-    comes back; see :func:`cached_outputs`."""
+    """The outputs of one model ``state`` on pool rows, for reuse when that state comes back (see
+    :func:`cached_outputs`): ``sorted_keys`` (the rows' content keys, ascending, 16 bytes a row) and
+    ``rows`` (the row of ``outputs`` each key names, 8 bytes), searched by bisection. Build one
+    with :meth:`of_rows`."""
 
-    def __init__(self, state, setting, keys, outputs):
+    def __init__(self, state, setting, sorted_keys, rows, outputs):
         self.state = state
         self.setting = setting
-        self.index = {key: i for i, key in enumerate(keys) if key is not None}
+        self.sorted_keys = sorted_keys
+        self.rows = rows
         self.outputs = outputs
+
+    @classmethod
+    def of_rows(cls, state, setting, keys, outputs):
+        """The cache of ``outputs`` (one per row) of the rows ``keys`` (a :class:`RowKeys`) has keyed."""
+        if keys.hashed.all():
+            rows = np.argsort(keys.keys, kind="stable")
+            sorted_keys = keys.keys[rows]
+        else:
+            hashed = np.flatnonzero(keys.hashed)
+            order = np.argsort(keys.keys[hashed], kind="stable")
+            rows, sorted_keys = hashed[order], keys.keys[hashed[order]]
+        return cls(state, setting, sorted_keys, rows, outputs)
+
+    def find(self, keys):
+        """Rows of ``outputs`` of ``keys`` (an ``S16`` array), -1 for keys not in the cache."""
+        if not len(self.sorted_keys):
+            return np.full(len(keys), -1, dtype=np.intp)
+        at = np.minimum(np.searchsorted(self.sorted_keys, keys), len(self.sorted_keys) - 1)
+        return np.where(self.sorted_keys[at] == keys, self.rows[at], -1)
 
 
 def cached_outputs(cache, state, setting, keys):
-    """A ``score_pool`` lookup of the outputs ``cache`` holds for the rows keyed by ``keys`` (a
-    :class:`RowKeys`), hashing each batch's rows as the batch comes.
+    """A ``score_pool`` lookup of the outputs ``cache`` holds for the rows of each batch, keying the
+    batch's rows in ``keys`` (a :class:`RowKeys`) as the batch comes.
 
     Outputs are reused only for what is provably the same computation: the cached state equal,
     tensor by tensor, to ``state``; the same :func:`input_setting` (module class, input dtype and
-    shape, device type, normalisation, layout, precision); rows with the same bytes. Evaluation-mode
-    outputs of a row do not depend on the other rows of its batch, so a reused output equals a
-    recomputed one (bit for bit on CPU; on GPU up to the kernels the library picks for another
-    batch size). Without a usable cache (None, another state or setting) nothing is known, and the
-    rows are still hashed for the next cache.
+    shape, batch preparer, precision); rows with the same bytes. Evaluation-mode outputs of a row
+    do not depend on the other rows of its batch, so a reused output equals a recomputed one (bit
+    for bit on CPU; on GPU up to the kernels the library picks for another batch size). Without a
+    usable cache (None, another state or setting) nothing is known, and the rows are still keyed
+    for the next cache.
     """
     usable = cache is not None and setting == cache.setting and same_state(state, cache.state)
 
-    def known(start, stop):
-        batch_keys = keys(start, stop)
+    def known(start, stop, rows):
+        batch_keys = keys.add(start, rows)
         if not usable:
             return None
-        index = np.fromiter((cache.index.get(key, -1) for key in batch_keys), dtype=np.intp, count=stop - start)
+        index = cache.find(batch_keys)
         mask = index >= 0
         return (mask, cache.outputs[torch.from_numpy(np.where(mask, index, 0))]) if mask.any() else None
 

@@ -17,7 +17,6 @@ from torch.nn import functional as F
 
 from ..errors import ConfigError
 from ..estimator import ALNetClassifier
-from ..inference import penultimate_features
 from ..lr_schedules import lr_scheduler
 from ..pool import dtype_of, is_lazy, read_in_order
 
@@ -149,4 +148,4 @@ def fit_rotation_pretext(net, X):
 
 def pretext_features(net, X):
     """Penultimate features of the UNROTATED images (the reference's random rotation is noise), (N, F) CPU."""
-    return penultimate_features(net, X).cpu()
+    return net.penultimate_features(X).cpu()

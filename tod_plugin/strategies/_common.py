@@ -4,11 +4,24 @@ import warnings
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from ..errors import ConfigError, MissingHookError
+from ..errors import ConfigError
 from ..estimator import ALNetClassifier
 from ..modal_compat import query_result
 from ..validation import check_number, check_random_state
 from ..pool import PoolView
+
+
+def split_pipeline(classifier):
+    """``(transform, estimator)`` of a modAL learner, an estimator or a ``Pipeline`` ending in one.
+
+    A learner's ``estimator`` is unwrapped; for a Pipeline, ``estimator`` is its last step and
+    ``transform`` its steps before (a function of rows; None when it has no other step). Every
+    strategy unwraps Pipelines here.
+    """
+    estimator = getattr(classifier, "estimator", classifier)
+    if not isinstance(estimator, Pipeline):
+        return None, estimator
+    return (estimator[:-1].transform if len(estimator.steps) > 1 else None), estimator.steps[-1][1]
 
 
 def resolve_net(classifier, X_pool):
@@ -16,11 +29,9 @@ def resolve_net(classifier, X_pool):
 
     For a Pipeline, ``X`` is ``X_pool`` passed through the steps before the net.
     """
-    estimator = getattr(classifier, "estimator", classifier)
-    if isinstance(estimator, Pipeline):
-        net = estimator.steps[-1][1]
-        X_pool = estimator[:-1].transform(X_pool) if len(estimator.steps) > 1 else X_pool
-        estimator = net
+    transform, estimator = split_pipeline(classifier)
+    if transform is not None:
+        X_pool = transform(X_pool)
     if not isinstance(estimator, ALNetClassifier):
         raise TypeError(
             "classifier must be a modAL learner, an ALNetClassifier or a Pipeline ending in one; "
@@ -29,15 +40,6 @@ def resolve_net(classifier, X_pool):
     if not estimator.initialized_:
         raise ConfigError("the classifier is not fitted yet: fit it (or give the learner X_training) before querying")
     return estimator, X_pool
-
-
-def fitted_hook(net, hook_type, attribute, message):
-    """The net's ``hook_type`` callback once a fit has set its ``attribute``; :class:`MissingHookError`
-    with ``message`` (what to add) otherwise."""
-    hook = net.hook(hook_type)
-    if hook is None or getattr(hook, attribute, None) is None:
-        raise MissingHookError(message)
-    return hook
 
 
 def check_n_instances(n_instances, n_pool):

@@ -4,12 +4,12 @@ At small budgets uncertainty-based methods lose to random and typicality / cover
 (the cold start; Hacohen, Dekel, Weinshall, ICML 2022: "TypiClust then margin"); at the papers'
 budgets (10% of the pool and more) uncertainty wins. The switch is stated in labels per class.
 """
-import numbers
-
 import numpy as np
 from sklearn.base import BaseEstimator
 
 from ..errors import ConfigError
+from ..validation import check_number
+from ._common import split_pipeline
 from .discrepancy import cod_sampling
 from .typiclust import TypiClustSampler
 
@@ -37,9 +37,7 @@ class BudgetAwareSampler(BaseEstimator):
         self.random_state = random_state
 
     def __call__(self, classifier, X_pool, n_instances=1, *, subset=None, random_state=None, X_labeled=None):
-        if isinstance(self.labels_per_class, bool) or not isinstance(self.labels_per_class, numbers.Real) \
-                or self.labels_per_class < 0:
-            raise ConfigError(f"labels_per_class must be a number >= 0, got {self.labels_per_class!r}")
+        check_number(self.labels_per_class, "labels_per_class", low=0)
         if X_labeled is None:
             X_labeled = getattr(classifier, "X_training", None)
         n_labeled = 0 if X_labeled is None else len(X_labeled)
@@ -62,9 +60,7 @@ class BudgetAwareSampler(BaseEstimator):
     def _n_classes(self, classifier):
         if self.n_classes is not None:
             return self.n_classes
-        estimator = getattr(classifier, "estimator", classifier)
-        estimator = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
-        classes = getattr(estimator, "classes_", None)
+        classes = getattr(split_pipeline(classifier)[1], "classes_", None)
         if classes is None:
             raise ConfigError("BudgetAwareSampler needs n_classes (or a fitted net that knows its classes)")
         return len(np.asarray(classes))

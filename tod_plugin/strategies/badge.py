@@ -7,9 +7,9 @@ import torch
 from sklearn.utils import check_random_state
 from torch import nn
 
-from ..inference import score_pool
+from ..modal_compat import query_result
 from ..scoring import predicted_label_residual
-from ._common import candidates, check_n_instances, pool_size, query_result, resolve_net
+from ._common import candidates, check_n_instances, pool_size, resolve_net
 
 
 class LogitsAndFeatures(nn.Module):
@@ -74,8 +74,8 @@ def badge_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_sta
     net, X = resolve_net(classifier, X_pool)
     rng = check_random_state(random_state)
     rows = candidates(n_pool, n_instances, subset, rng)
-    model = LogitsAndFeatures(net.module_)
-    _, outputs = score_pool(net, X[rows] if len(rows) < n_pool else X, [model], _first_column, keep=0)
+    [model] = net.scoring_models([LogitsAndFeatures])
+    _, outputs = net.score_pool(X[rows] if len(rows) < n_pool else X, _first_column, [model], keep=0)
     n_classes = model.module.fc.out_features
     outputs = outputs.double()
     positions = kmeans_pp_on_gradients(predicted_label_residual(outputs[:, :n_classes]), outputs[:, n_classes:],

@@ -3,16 +3,14 @@
 Houlsby, Huszár, Ghahramani, Lengyel, "Bayesian Active Learning for Classification and Preference
 Learning", 2011; Gal, Islam, Ghahramani, "Deep Bayesian Active Learning with Image Data", ICML 2017.
 """
-import numbers
-
 import torch
 from sklearn.utils import check_random_state
 from torch import nn
 
 from ..device import resolve_device
 from ..errors import ConfigError
-from ..inference import score_pool
 from ..scoring import mutual_information
+from ..validation import check_number
 from ._common import rank_pool
 
 
@@ -55,19 +53,22 @@ def bald_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_stat
     The dropout masks are seeded from ``random_state`` (inside ``torch.random.fork_rng``: the
     global torch RNG is left as it was). A dropout of p = 0 gives I = 0 for every row (ties: pool order).
     """
-    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 2:
-        raise ConfigError(f"n_samples must be an int >= 2 (MC-dropout passes), got {n_samples!r}")
+    n_samples = check_number(n_samples, "n_samples", integral=True, low=2)  # MC-dropout passes
     rng = check_random_state(random_state)
     dropout_seed = int(rng.randint(2**31 - 1))
 
-    def score(net, X):
-        sampler = MCDropout(net.module_, int(n_samples))
+    def with_dropout(module):
+        sampler = MCDropout(module, n_samples)
         if not sampler.dropouts:
             raise ConfigError(f"bald_sampling needs dropout in the network: build it with module__dropout=p "
-                              f"(0 < p < 1, e.g. 0.3), or give {type(net.module_).__name__} an nn.Dropout layer")
+                              f"(0 < p < 1, e.g. 0.3), or give {type(module).__name__} an nn.Dropout layer")
+        return sampler
+
+    def score(net, X):
+        sampler = net.scoring_models([with_dropout])
         device = torch.device(resolve_device(net.device))
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(dropout_seed)
-            return score_pool(net, X, [sampler], mutual_information)
+            return net.score_pool(X, mutual_information, sampler)
 
     return rank_pool(classifier, X_pool, n_instances, subset, rng, score)

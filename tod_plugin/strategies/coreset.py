@@ -5,12 +5,12 @@ Sener & Savarese, "Active Learning for Convolutional Neural Networks: A Core-Set
 """
 
 import torch
-from sklearn.pipeline import Pipeline
 
-from ..inference import penultimate_features
+from ..errors import ConfigError
+from ..modal_compat import query_result
 from ..pool import PoolView
 from ..validation import check_number, check_random_state
-from ._common import ConfigError, candidates, check_n_instances, pool_size, query_result, resolve_net
+from ._common import candidates, check_n_instances, pool_size, resolve_net, split_pipeline
 
 DEFAULT_BLOCK_SIZE = 4096
 #: Candidates beyond which Core-Set keeps the features in float16 (``feature_dtype=None``).
@@ -52,11 +52,11 @@ def k_center_greedy(pool, labeled_blocks, n_instances, block_size=DEFAULT_BLOCK_
 
 def _labeled_features(classifier, net, X_labeled, block_size):
     """Penultimate features of the labeled rows, ``block_size`` rows at a time (through a Pipeline's steps)."""
-    estimator = getattr(classifier, "estimator", classifier)
-    if isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
-        X_labeled = estimator[:-1].transform(X_labeled)
+    transform, _ = split_pipeline(classifier)
+    if transform is not None:
+        X_labeled = transform(X_labeled)
     for start in range(0, len(X_labeled), block_size):
-        yield penultimate_features(net, X_labeled[start:start + block_size])
+        yield net.penultimate_features(X_labeled[start:start + block_size])
 
 
 def coreset_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_state=None, X_labeled=None,
@@ -87,7 +87,7 @@ def coreset_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_s
     if feature_dtype is None:
         feature_dtype = "float16" if len(rows) > FLOAT16_ABOVE else "float32"
     candidates_X = PoolView(X, rows) if len(rows) < n_pool else X
-    pool = penultimate_features(net, candidates_X, dtype=FEATURE_DTYPES[feature_dtype])
+    pool = net.penultimate_features(candidates_X, dtype=FEATURE_DTYPES[feature_dtype])
     labeled = () if X_labeled is None else _labeled_features(classifier, net, X_labeled, block_size)
     positions, distances = k_center_greedy(pool, labeled, n_instances, block_size, first)
     return query_result(rows[positions], distances)

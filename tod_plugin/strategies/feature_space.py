@@ -13,8 +13,9 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from ..atomic import atomic_write_bytes
+from ..modal_compat import query_result
 from ..pretext import PoolIndex, fit_rotation_pretext, pretext_features, pretext_net
-from ._common import candidates, check_n_instances, pool_size, query_result
+from ._common import candidates, check_n_instances, pool_size
 from .pt4al import _task_net, check_number
 
 

@@ -2,8 +2,6 @@
 
 Yehuda, Dekel, Hacohen, Weinshall, "Active Learning Through a Covering Lens", NeurIPS 2022.
 """
-import numbers
-
 import numpy as np
 import scipy.sparse
 from sklearn.cluster import KMeans
@@ -11,6 +9,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 
 from ..errors import ConfigError
+from ._common import split_pipeline
 from .feature_space import FeatureSpaceSampler
 from .pt4al import check_number
 
@@ -78,8 +77,7 @@ class ProbCoverSampler(FeatureSpaceSampler):
         super()._check_params()
         check_number(self.owner, "delta", self.delta, none_ok=True)
         check_number(self.owner, "n_clusters", self.n_clusters, integral=True, minimum=2, none_ok=True)
-        if isinstance(self.purity, bool) or not isinstance(self.purity, numbers.Real) or not 0 < self.purity <= 1:
-            raise ConfigError(f"{self.owner}: purity must be a number in (0, 1], got {self.purity!r}")
+        check_number(self.owner, "purity", self.purity, high=1)
 
     def fit(self, classifier, X):
         super().fit(classifier, X)
@@ -121,8 +119,7 @@ class ProbCoverSampler(FeatureSpaceSampler):
 
 
 def _n_classes(classifier):
-    estimator = getattr(classifier, "estimator", classifier)
-    estimator = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    estimator = split_pipeline(classifier)[1]
     classes = getattr(estimator, "classes_", None)
     classes = classes if classes is not None else getattr(estimator, "classes", None)
     if classes is None or len(classes) < 2:

@@ -16,13 +16,13 @@ from sklearn.base import BaseEstimator
 from ..atomic import atomic_write_bytes
 from .. import validation
 from ..errors import ConfigError
+from ..modal_compat import query_result
 from ..validation import check_random_state
 from ..estimator import ALNetClassifier
-from ..inference import score_pool
 from ..pool import PoolView
 from ..pretext import PoolIndex, fit_rotation_pretext, pretext_net, rotation_losses
 from ..scoring import normalized_confidence
-from ._common import check_n_instances, pool_size, query_result, resolve_net, top
+from ._common import check_n_instances, pool_size, resolve_net, top
 
 
 def window_candidates(available, lo, hi, n_instances):
@@ -42,10 +42,10 @@ def window_candidates(available, lo, hi, n_instances):
     return np.sort(ranks[nearest])
 
 
-def check_number(owner, name, value, integral=False, minimum=None, none_ok=False):
-    """``validation.check_number`` for a sampler's parameter: > 0, or >= ``minimum`` when given."""
+def check_number(owner, name, value, integral=False, minimum=None, high=None, none_ok=False):
+    """``validation.check_number`` for a sampler's parameter: > 0, or >= ``minimum`` when given; <= ``high``."""
     validation.check_number(value, name, integral=integral, low=0 if minimum is None else minimum,
-                            low_open=minimum is None, none_ok=none_ok, owner=owner)
+                            low_open=minimum is None, high=high, none_ok=none_ok, owner=owner)
 
 
 def _task_net(classifier, X_pool, need_fitted):
@@ -121,7 +121,7 @@ class PretextOrderSampler(BaseEstimator):
             scores = self.order_score_[self.order_[chosen]]
         else:
             rows = row_of[self.order_[ranks]]
-            confidence = score_pool(net, PoolView(X, rows), [net.module_], normalized_confidence)
+            confidence = net.score_pool(PoolView(X, rows), normalized_confidence)
             best = top(confidence, n_instances, highest=False)
             chosen, scores = ranks[best], confidence[best]
         picked = self.order_[chosen]

@@ -1,6 +1,7 @@
 """Random sampling: uniform without replacement over the pool."""
+from ..modal_compat import query_result
 from ..validation import check_random_state
-from ._common import candidates, check_n_instances, pool_size, query_result, top
+from ._common import candidates, check_n_instances, pool_size, top
 
 
 def random_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_state=None):

@@ -6,10 +6,9 @@ sharpened with temperature tau (q = softmax(z_T / tau)), p_k the K students' sof
 import functools
 
 from ..hooks import EpochSnapshots
-from ..inference import score_pool
 from ..scoring import sharpened_kl
 from ..validation import check_number
-from ._common import fitted_hook, rank_pool
+from ._common import rank_pool
 
 
 def stconal_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_state=None, temperature=0.7):
@@ -22,10 +21,9 @@ def stconal_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_s
     temperature = check_number(temperature, "temperature", low=0, low_open=True)
 
     def score(net, X):
-        hook = fitted_hook(net, EpochSnapshots, "teacher_",
-                           "stconal_sampling needs a teacher and student snapshots: train the net with "
-                           "callbacks=[tod_plugin.hooks.EpochSnapshots(start=..., every=...)] (then fit it again)")
-        models = [net.copy_module_with(state) for state in (hook.teacher_, *hook.students_)]
-        return score_pool(net, X, models, functools.partial(sharpened_kl, temperature=temperature))
+        states = net.recorded_states(EpochSnapshots, "stconal_sampling needs a teacher and student snapshots: train "
+                                     "the net with callbacks=[tod_plugin.hooks.EpochSnapshots(start=..., every=...)] "
+                                     "(then fit it again)")
+        return net.score_pool(X, functools.partial(sharpened_kl, temperature=temperature), states)
 
     return rank_pool(classifier, X_pool, n_instances, subset, random_state, score)

@@ -5,7 +5,6 @@ TOD, ST-CoNAL and BAL papers' tables, ranked by the plugin's template (:func:`ra
 scoring pass, subset, ties in pool order, both modAL contracts, Pipelines. modAL's own
 ``entropy_sampling`` etc. work with the net too; these add the template's batched pass and subset.
 """
-from ..inference import score_pool
 from ..scoring import least_confidence, predictive_entropy, probability_margin
 from ._common import rank_pool
 
@@ -13,10 +12,8 @@ from ._common import rank_pool
 def _rank(classifier, X_pool, n_instances, subset, random_state, score_fn, highest):
     """:func:`rank_pool` of ``score_fn`` on the current model's logits (one pass over the candidates)."""
 
-    def score(net, X):
-        return score_pool(net, X, [net.module_], score_fn)
-
-    return rank_pool(classifier, X_pool, n_instances, subset, random_state, score, highest=highest)
+    return rank_pool(classifier, X_pool, n_instances, subset, random_state, lambda net, X: net.score_pool(X, score_fn),
+                     highest=highest)
 
 
 def entropy_sampling(classifier, X_pool, n_instances=1, *, subset=None, random_state=None):

@@ -17,9 +17,10 @@ from torch.nn import functional as F
 from ..atomic import atomic_write_bytes
 from ..device import resolve_device
 from ..errors import ConfigError
+from ..modal_compat import query_result
 from ..models.vae import VAE, LatentDiscriminator
 from ..pretext import row_keys
-from ._common import candidates, check_n_instances, pool_size, query_result, resolve_net, top
+from ._common import candidates, check_n_instances, pool_size, resolve_net, top
 from .pt4al import check_number
 
 PAPER_SETTINGS = {"epochs": 100, "batch_size": 128, "width": 128, "latent_dim": 32, "lr": 5e-4, "vae_steps": 2}
