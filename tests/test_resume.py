@@ -13,9 +13,14 @@ import pytest
 import torch
 
 from tod_plugin.atomic import atomic_write_text
+from tod_plugin.data import load_dataset
 from tod_plugin.errors import ConfigError, StorageError
+from tod_plugin.experiment import RunConfig, load_learner
 from tod_plugin.experiment import checkpoint as ckpt
 from tod_plugin.experiment.store import RunStore
+from tod_plugin.inference import same_state
+from tod_plugin.pool import PoolView
+from tod_plugin.strategies import CODSampler
 from tod_plugin_cli.main import main
 
 SETTINGS = ["--trials", "2", "--cycles", "3", "--epochs", "2", "--initial", "30", "--query-size", "10",
@@ -277,3 +282,61 @@ def test_resume_reuses_the_cached_vaal_networks_and_pretext_features(tmp_path, c
     assert run_tod_al(capsys, "--resume", str(out), "--quiet")[0] == 0
     assert comparable(out) == expected
     assert {p.name: p.stat().st_mtime_ns for p in (out / "cache").iterdir()} == caches  # nothing trained again
+
+
+COD = [*TINY[:-5], "--strategy", "cod", "--device", "cpu", "--quiet"]
+
+
+def cod_checkpoint(out):
+    """``(document, tensors)`` of the newest checkpoint of cod, trial 0."""
+    config = RunConfig.from_dict(RunStore(out).open())
+    return ckpt.load_checkpoint(out / "checkpoints", "cod", 0, ckpt.settings_digest(config.to_dict()))
+
+
+def test_resume_restores_cods_output_cache_as_the_uninterrupted_run_had_it(tmp_path, capsys):
+    """A checkpoint holds the CODSampler's cache; the learner --resume rebuilds has that cache, the one
+    the uninterrupted run's query of that cycle computed, and ready for its next query (same reference
+    weights, same input setting)."""
+    out = tmp_path / "run"
+    assert run_tod_al(capsys, "--out", str(out), *COD)[0] == 0
+    expected = comparable(out)
+    restored = load_learner(out, "cod")  # as of cycle 2
+    restored_cache = restored.query_strategy.state_dict()
+    assert isinstance(restored.query_strategy, CODSampler) and set(restored_cache) >= {"keys", "rows", "outputs"}
+
+    drop_last_cycle(out)  # cycle 2 again, by hand from cycle 1, as the uninterrupted run did
+    config = RunConfig.from_dict(RunStore(out).open())
+    X = load_dataset(config.dataset).X_train
+    learner = load_learner(out, "cod")
+    taught = [row for record in cod_checkpoint(out)[0]["queries"] for row in record["indices"]]
+    pool = np.setdiff1d(np.arange(len(X)), taught)
+    assert same_state(learner.estimator.cod_reference(), learner.query_strategy.cache_.state)
+    assert learner.query_strategy.cache_.setting == learner.estimator.input_setting(PoolView(X, pool))
+    picked, _ = learner.query(PoolView(X, pool), n_instances=5, subset=config.subset,
+                              random_state=np.random.RandomState([config.seed, 2]))
+    uninterrupted = learner.query_strategy.state_dict()
+    assert uninterrupted.keys() == restored_cache.keys()
+    assert all(torch.equal(uninterrupted[name], restored_cache[name]) for name in uninterrupted)
+    assert pool[picked].tolist() == json.loads((out / "queries.jsonl").read_text().splitlines()[-1])["indices"]
+
+    assert run_tod_al(capsys, "--resume", str(out), "--quiet")[0] == 0
+    assert comparable(out) == expected
+
+
+@pytest.mark.parametrize("tamper", ["rows as int32", "outputs of 3 classes"])
+def test_a_checkpoint_with_a_tampered_cod_cache_is_refused(tmp_path, capsys, tamper):
+    out = tmp_path / "run"
+    assert run_tod_al(capsys, "--out", str(out), *COD)[0] == 0
+    drop_last_cycle(out)
+    document, tensors = cod_checkpoint(out)
+    names = {name: tree["__tensor__"] for name, tree in document["learner"]["cod_cache"]["__dict__"]}
+    if tamper == "rows as int32":
+        tensors[names["rows"]] = tensors[names["rows"]].to(torch.int32)
+    else:
+        tensors[names["outputs"]] = tensors[names["outputs"]][:, :3]
+    ckpt.save_checkpoint(out / "checkpoints", "cod", 0, document["cycle"], document["settings_sha256"], document,
+                         tensors)
+    code, err = run_tod_al(capsys, "--resume", str(out), "--quiet")
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.startswith("error: the checkpoint of cod trial 0 cycle 1") and "COD output cache" in err
+    assert "does not fit this run" in err

@@ -5,11 +5,11 @@ archive of ``{"format": FORMAT, "json": <text>, "tensors": {name: tensor}}`` rea
 ``torch.load(weights_only=True)``: nothing in it can run code. The JSON holds the (trial,
 strategy, cycle), the SHA-256 of the run's settings (:func:`settings_digest`), the records written
 so far and the learner's fitted state encoded by :mod:`.state_codec` (network, LL4AL module, the
-hooks' snapshots and EMA teacher, the net's RNG, a BAL / PT4AL sampler's pool order); the learner
-itself is rebuilt from config.json (``loop.run_trial``). It is written atomically. A file whose
-digest does not match (truncated, corrupted) is skipped with a warning and the previous good
-checkpoint is used; an intact file that is not this format, or that belongs to other settings or
-another (trial, strategy), is refused with :class:`CheckpointError`.
+hooks' snapshots and EMA teacher, the net's RNG, a BAL / PT4AL sampler's pool order, COD's output
+cache); the learner itself is rebuilt from config.json (``loop.run_trial``). It is written
+atomically. A file whose digest does not match (truncated, corrupted) is skipped with a warning
+and the previous good checkpoint is used; an intact file that is not this format, or that belongs
+to other settings or another (trial, strategy), is refused with :class:`CheckpointError`.
 """
 import hashlib
 import io

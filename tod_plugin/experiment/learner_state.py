@@ -4,9 +4,10 @@ from the run's settings.
 Saved: the net's fitted attributes (``name_``: weights, the LL4AL module, the COD reference, the
 RNG, the history, ...; not the optimizer, which every fit makes anew, nor what ``initialize``
 rebuilds), the fitted attributes of the plugin's hooks (snapshots, EMA teacher, ...; skorch's own
-callbacks are rebuilt) and of a stateful query strategy (BAL / PT4AL: the pool order). The
-labeled rows come from the run's queries, in the order ``teach`` received them. Samplers given to
-the query strategy as parameters (``BudgetAwareSampler(low_budget=...)``) are saved the same way.
+callbacks are rebuilt) and of a stateful query strategy (BAL / PT4AL: the pool order; a
+:class:`~tod_plugin.strategies.CODSampler`: its output cache, ``state_dict()``). The labeled rows
+come from the run's queries, in the order ``teach`` received them. Samplers given to the query
+strategy as parameters (``BudgetAwareSampler(low_budget=...)``) are saved the same way.
 """
 import functools
 import types
@@ -16,7 +17,9 @@ import torch
 from sklearn.base import BaseEstimator
 
 from ..hooks.ema import unwrap
-from .state_codec import StateFormatError, encode, restore_attributes
+from ..strategies import CODSampler
+from ..validation import is_int
+from .state_codec import StateFormatError, decode, encode, restore_attributes
 
 REBUILT = {"callbacks_", "optimizer_", "virtual_params_", "prefixes_", "cuda_dependent_attributes_", "init_context_",
            "initialized_", "auxiliary_loss_"}
@@ -43,6 +46,7 @@ def learner_state(learner, tensors):
         "net": encode(fitted_attributes(net, REBUILT), tensors),
         "hooks": {name: encode(fitted_attributes(cb), tensors) for name, cb in _own_hooks(net)},
         **sampler_state(query, tensors),
+        "cod_cache": encode(query.state_dict(), tensors) if isinstance(query, CODSampler) else None,
     }
 
 
@@ -86,7 +90,7 @@ def training_rows(queries, n_pool):
     unless they are distinct rows of a pool of ``n_pool``."""
     try:
         rows = [row for record in queries for row in record["indices"]]
-        valid = all(isinstance(row, int) and not isinstance(row, bool) for row in rows)
+        valid = all(is_int(row) for row in rows)
     except (KeyError, TypeError):
         valid = False
     if not valid or not all(0 <= row < n_pool for row in rows) or len(set(rows)) != len(rows):
@@ -117,5 +121,25 @@ def restore_learner(learner, state, tensors, X, y, rows):
         if name in hooks:
             restore_attributes(hooks[name], tree, tensors, template)
     restore_sampler(query, state, tensors, template)
+    _restore_cod_cache(query, state.get("cod_cache"), tensors, len(net.classes_))
     learner.X_training, learner.y_training = X[rows], y[rows]
     return learner
+
+
+def _restore_cod_cache(query, tree, tensors, n_classes):
+    """Load into a :class:`CODSampler` the output cache of :func:`learner_state` (None: no cache saved,
+    as by checkpoints before it); :class:`StateFormatError` for a cache that is not one it saved."""
+    if tree is None:
+        return
+    if not isinstance(query, CODSampler):
+        raise StateFormatError("the checkpoint holds a COD output cache, the run's query strategy is not COD")
+    cache = decode(tree, tensors)
+    if not isinstance(cache, dict) or not all(isinstance(name, str) for name in cache):
+        raise StateFormatError("malformed COD output cache")
+    outputs = cache.get("outputs")
+    if isinstance(outputs, torch.Tensor) and (not outputs.is_floating_point() or outputs.shape[1:] != (n_classes,)):
+        raise StateFormatError(f"the COD output cache's outputs are not (N, {n_classes}) floats")
+    try:
+        query.load_state_dict(cache)
+    except ValueError as exc:
+        raise StateFormatError(f"the COD output cache does not load ({exc})") from None

@@ -92,7 +92,7 @@ def run_trial(context, job, checkpoint=None):
     spec = STRATEGIES[split_strategy(name)[0]]
     X, y = dataset.X_train, dataset.y_train
     auxiliary = config.auxiliary_for(name)
-    uses_pool = auxiliary[0] == "tod"
+    uses_pool = resolve_auxiliary(auxiliary[0]).uses_pool
     settings = settings_digest(config.to_dict())
     labeled = np.zeros(len(X), dtype=bool)
     if checkpoint is None:

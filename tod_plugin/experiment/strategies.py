@@ -1,16 +1,15 @@
 """The strategies the CLI knows: query function, the hooks its net must be trained with, the
 auxiliary loss it needs (None: the run's ``--auxiliary``), whether its protocol re-initialises the
 net every cycle (ST-CoNAL), the dropout before its classifier (BALD), whether its query is made per
-trial from the settings (COD's cycle-0 rule; the stateful BAL, PT4AL, TypiClust, ProbCover, VAAL
-and auto samplers) and whether it chooses its own initial labeled set (BAL and PT4AL, as their
-references do; the others share one random set per trial)."""
+trial from the settings (COD's sampler with its cycle-0 rule and output cache; the stateful BAL,
+PT4AL, TypiClust, ProbCover, VAAL and auto samplers) and whether it chooses its own initial labeled
+set (BAL and PT4AL, as their references do; the others share one random set per trial)."""
 from dataclasses import dataclass, field
-from functools import partial
 
 from ..hooks import EpochSnapshots, StepSnapshot, snapshot_plan
-from ..strategies import (BALSampler, BudgetAwareSampler, PT4ALSampler, ProbCoverSampler, TypiClustSampler,
-                          VAALSampler, badge_sampling, bald_sampling, cod_sampling, coreset_sampling, entropy_sampling,
-                          least_confidence_sampling, ll4al_sampling, margin_sampling, random_sampling,
+from ..strategies import (BALSampler, BudgetAwareSampler, CODSampler, PT4ALSampler, ProbCoverSampler,
+                          TypiClustSampler, VAALSampler, badge_sampling, bald_sampling, coreset_sampling,
+                          entropy_sampling, least_confidence_sampling, ll4al_sampling, margin_sampling, random_sampling,
                           stconal_sampling, tod_sampling)
 
 
@@ -46,8 +45,8 @@ def _epoch_snapshots(teacher):
 
 
 def _cod(config, seed, cache_path, n_pool):
-    """COD with the run's cycle-0 rule (``--first-cycle``)."""
-    return cod_sampling if config.first_cycle == "highest" else partial(cod_sampling, first_cycle=config.first_cycle)
+    """COD with the run's cycle-0 rule (``--first-cycle``); its output cache is saved in the checkpoints."""
+    return CODSampler(first_cycle=config.first_cycle)
 
 
 def _pretext_epochs(config):

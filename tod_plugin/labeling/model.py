@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_write_bytes
+from ..auxiliary import resolve_auxiliary
 from ..data.spec import ImageDataset
 from ..errors import ConfigError
 from ..experiment.config import split_strategy
@@ -56,7 +57,7 @@ def initialized(net, settings):
 
 def uses_pool(settings):
     """Whether training reads the unlabeled pool (the TOD auxiliary loss)."""
-    return settings.run_config().auxiliary_for(settings.strategy)[0] == "tod"
+    return resolve_auxiliary(settings.run_config().auxiliary_for(settings.strategy)[0]).uses_pool
 
 
 def needs_own_fit(settings):
