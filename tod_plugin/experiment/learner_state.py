@@ -17,6 +17,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from ..hooks.ema import unwrap
+from ..inference import same_state
 from ..strategies import CODSampler
 from ..validation import is_int
 from .state_codec import StateFormatError, decode, encode, restore_attributes
@@ -46,7 +47,7 @@ def learner_state(learner, tensors):
         "net": encode(fitted_attributes(net, REBUILT), tensors),
         "hooks": {name: encode(fitted_attributes(cb), tensors) for name, cb in _own_hooks(net)},
         **sampler_state(query, tensors),
-        "cod_cache": encode(query.state_dict(), tensors) if isinstance(query, CODSampler) else None,
+        "cod_cache": _cod_cache(query, net, tensors) if isinstance(query, CODSampler) else None,
     }
 
 
@@ -121,24 +122,43 @@ def restore_learner(learner, state, tensors, X, y, rows):
         if name in hooks:
             restore_attributes(hooks[name], tree, tensors, template)
     restore_sampler(query, state, tensors, template)
-    _restore_cod_cache(query, state.get("cod_cache"), tensors, len(net.classes_))
+    _restore_cod_cache(query, state.get("cod_cache"), tensors, net)
     learner.X_training, learner.y_training = X[rows], y[rows]
     return learner
 
 
-def _restore_cod_cache(query, tree, tensors, n_classes):
-    """Load into a :class:`CODSampler` the output cache of :func:`learner_state` (None: no cache saved,
-    as by checkpoints before it); :class:`StateFormatError` for a cache that is not one it saved."""
+
+
+def _cod_cache(query, net, tensors):
+    """A :class:`CODSampler`'s ``state_dict()`` encoded, less the weights of its outputs: the next query
+    reuses the cache only when those are the net's COD reference (``reference_state_``, saved with the
+    net), as they are after ``teach`` (the fit started from them); any other cache is not saved ({})."""
+    cache = query.state_dict()
+    weights = {name[len("state."):]: tensor for name, tensor in cache.items() if name.startswith("state.")}
+    if not (weights and same_state(weights, getattr(net, "reference_state_", {}))):
+        return encode({}, tensors)
+    return encode({name: tensor for name, tensor in cache.items() if not name.startswith("state.")}, tensors)
+
+
+def _restore_cod_cache(query, tree, tensors, net):
+    """Load into a :class:`CODSampler` the output cache of :func:`learner_state` (its weights: the net's
+    restored COD reference); None: none saved (checkpoints before it). :class:`StateFormatError` for
+    a cache that is not one it saved."""
     if tree is None:
         return
     if not isinstance(query, CODSampler):
         raise StateFormatError("the checkpoint holds a COD output cache, the run's query strategy is not COD")
     cache = decode(tree, tensors)
-    if not isinstance(cache, dict) or not all(isinstance(name, str) for name in cache):
+    if not isinstance(cache, dict) or not all(isinstance(name, str) and not name.startswith("state.")
+                                              for name in cache):
         raise StateFormatError("malformed COD output cache")
-    outputs = cache.get("outputs")
+    outputs, n_classes = cache.get("outputs"), len(net.classes_)
     if isinstance(outputs, torch.Tensor) and (not outputs.is_floating_point() or outputs.shape[1:] != (n_classes,)):
         raise StateFormatError(f"the COD output cache's outputs are not (N, {n_classes}) floats")
+    if cache:
+        if not isinstance(getattr(net, "reference_state_", None), dict):
+            raise StateFormatError("the checkpoint holds a COD output cache but no COD reference")
+        cache.update({f"state.{name}": tensor for name, tensor in net.reference_state_.items()})
     try:
         query.load_state_dict(cache)
     except ValueError as exc:
