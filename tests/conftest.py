@@ -1,13 +1,9 @@
-import numpy as np
 import pytest
 import torch
 from modAL.models import ActiveLearner
-from skorch.callbacks import Callback
 
-from tod_plugin import ALNetClassifier
+from nets import make_net
 from tod_plugin.data import load_dataset
-from tod_plugin.states import module_state
-from tod_plugin.models import SmallCNN
 
 torch.set_num_threads(1)
 
@@ -25,13 +21,6 @@ def small_split(digits):
     return X[:60], y[:60], X[60:260], y[60:260], digits.X_test, digits.y_test
 
 
-def make_net(**overrides):
-    params = dict(module__in_channels=1, module__num_classes=10, classes=np.arange(10), max_epochs=2,
-                  lr=0.05, random_state=0, device="cpu")
-    params.update(overrides)
-    return ALNetClassifier(SmallCNN, **params)
-
-
 @pytest.fixture
 def net_factory():
     return make_net
@@ -42,19 +31,3 @@ def learner(digits):
     """A modAL learner whose net is fitted on the first 60 digits (one per test module)."""
     X, y = digits.X_train, digits.y_train
     return ActiveLearner(estimator=make_net(), X_training=X[:60], y_training=y[:60])
-
-
-def indices(result):
-    """The queried indices of a strategy's result (modAL's (indices, instances) or bare indices)."""
-    return result[0] if isinstance(result, tuple) else result
-
-
-class RecordSteps(Callback):
-    """The module's state (CPU copies) when training starts and after every optimizer step: ``states_``."""
-
-    def on_train_begin(self, net, **kwargs):
-        self.states_ = [module_state(net.module_)]
-
-    def on_batch_end(self, net, training=False, **kwargs):
-        if training:
-            self.states_.append(module_state(net.module_))

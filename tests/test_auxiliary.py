@@ -21,7 +21,7 @@ from tod_plugin.models import MLP, CifarResNet18, SmallCNN
 from tod_plugin.strategies import ll4al_sampling
 from tod_plugin.training_calls import FitContext
 
-from conftest import make_net
+from nets import make_net
 
 
 class RecordParams(Callback):

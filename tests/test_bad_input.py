@@ -19,7 +19,7 @@ from tod_plugin.models import MLP, SmallCNN
 from tod_plugin.strategies import BALSampler, cod_sampling, ll4al_sampling, random_sampling, tod_sampling
 from tod_plugin_cli.main import main
 
-from conftest import make_net
+from nets import make_net
 from dataset_files import write_image_folder
 
 TINY = ["--trials", "1", "--cycles", "1", "--epochs", "1", "--initial", "30", "--query-size", "10", "--quiet"]

@@ -18,7 +18,7 @@ from tod_plugin.strategies import BALSampler
 from tod_plugin.strategies.bal import bal_window
 from tod_plugin.strategies.pt4al import window_candidates
 
-from conftest import indices, make_net
+from nets import indices, make_net
 
 
 @pytest.fixture

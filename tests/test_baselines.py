@@ -20,7 +20,7 @@ from tod_plugin.strategies.bald import MCDropout
 from tod_plugin.strategies.probcover import purity_radius, radius_graph
 from tod_plugin.strategies.typiclust import typicality_in
 
-from conftest import indices, make_net
+from nets import indices, make_net
 
 LOG2 = float(np.log(2.0))
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from conftest import make_net
+from nets import make_net
 from gloo_ranks import run_two_ranks
 from tod_plugin import distributed
 from tod_plugin.inference import score_pool

@@ -16,7 +16,7 @@ from tod_plugin.models import MLP, SmallCNN
 from tod_plugin.states import module_state
 from tod_plugin.strategies import cod_sampling
 
-from conftest import RecordSteps, make_net
+from nets import RecordSteps, make_net
 
 
 def weights(net):

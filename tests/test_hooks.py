@@ -3,7 +3,7 @@ import torch
 
 from tod_plugin.hooks import StepSnapshot
 
-from conftest import RecordSteps, make_net
+from nets import RecordSteps, make_net
 
 
 def same(a, b):

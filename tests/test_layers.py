@@ -125,13 +125,59 @@ def imports_at_the_top(imports, scope=("tod_plugin",)):
             if i.local and within(i.importer, scope) and not (within(i.target, LAZY) and i.commented)]
 
 
+#: DESIGN.md's layers, bottom first, by top-level unit of the package (a module or a sub-package): a
+#: unit imports units of its own layer or below, never above.
+LAYERS = (
+    ("foundation", ("errors", "states", "atomic", "outputs", "validation", "pool", "scoring", "models", "data",
+                    "defaults", "module_params", "lr_schedules", "distributed", "device", "precision", "augment",
+                    "modal_compat")),
+    ("training", ("batching", "inference", "hooks", "auxiliary", "training_calls", "net_interface", "estimator")),
+    ("querying", ("pretext", "features", "strategies")),
+    ("engine", ("experiment", "labeling")),
+)
+
+
+def unit(module):
+    """The top-level unit of the package holding ``module`` (``tod_plugin.strategies.cod`` -> ``strategies``)."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "tod_plugin" and len(parts) > 1 else None
+
+
+def layer_of(name):
+    return next((i for i, (_, units) in enumerate(LAYERS) if name in units), None)
+
+
+def imports_go_down(imports):
+    """A unit imports only units of its own layer or a lower one (``LAYERS``)."""
+    return [f"{i.importer}:{i.line} ({LAYERS[layer_of(unit(i.importer))][0]}) imports {i.target} "
+            f"({LAYERS[layer_of(unit(i.target))][0]})" for i in imports
+            if unit(i.importer) and unit(i.target) and layer_of(unit(i.importer)) is not None
+            and layer_of(unit(i.target)) is not None and layer_of(unit(i.target)) > layer_of(unit(i.importer))]
+
+
+def no_package_cycles(imports):
+    """No top-level unit (module or sub-package) imports one that imports it back."""
+    graph = {}
+    for i in imports:
+        a, b = unit(i.importer), unit(i.target)
+        if a and b and a != b:
+            graph.setdefault(a, set()).add(b)
+    return [" -> ".join(cycle) for cycle in _cycles(graph)]
+
+
 RULES = (
     no_module_cycles,
+    no_package_cycles,
+    imports_go_down,
     engine_imported_only_by_engine,
     experiment_never_imports_labeling,
-    # the engine only, for now: estimator.py and auxiliary/steps.py still import hooks.ema in a function
-    functools.partial(imports_at_the_top, scope=ENGINE),
+    imports_at_the_top,
 )
+
+
+def test_every_unit_has_a_layer():
+    units = {unit(name) for name in module_files()} - {None}
+    assert {name for name in units if layer_of(name) is None} == set()
 
 
 def _rule_name(rule):
@@ -163,6 +209,10 @@ PLANTED = {  # for each rule, imports that break it
                          Import("tod_plugin.c", "tod_plugin.a")],
     "engine_imported_only_by_engine": [Import("tod_plugin.strategies.pt4al", "tod_plugin.experiment.store")],
     "experiment_never_imports_labeling": [Import("tod_plugin.experiment.loop", "tod_plugin.labeling.model")],
+    "no_package_cycles": [Import("tod_plugin.hooks.ema", "tod_plugin.estimator"),
+                          Import("tod_plugin.estimator", "tod_plugin.hooks")],
+    "imports_go_down": [Import("tod_plugin.strategies.pt4al", "tod_plugin.experiment.store"),
+                        Import("tod_plugin.pool", "tod_plugin.inference")],
     "imports_at_the_top": [Import("tod_plugin.experiment.loop", "tod_plugin.experiment.store", local=True),
                            Import("tod_plugin.labeling.status", "matplotlib", local=True, commented=True),
                            Import("tod_plugin.experiment.backends.ray", "ray", local=True)],
@@ -172,7 +222,8 @@ PLANTED = {  # for each rule, imports that break it
 @pytest.mark.parametrize("rule", RULES, ids=_rule_name)
 def test_the_rule_finds_a_planted_violation(rule):
     planted = PLANTED[_rule_name(rule)]
-    assert len(rule(planted)) == (1 if _rule_name(rule) == "no_module_cycles" else len(planted))
+    cycles = ("no_module_cycles", "no_package_cycles")
+    assert len(rule(planted)) == (1 if _rule_name(rule) in cycles else len(planted))
 
 
 def _cycles(graph):

@@ -9,7 +9,7 @@ from modAL.models import ActiveLearner
 from tod_plugin import modal_compat
 from tod_plugin.strategies import random_sampling
 
-from conftest import make_net
+from nets import make_net
 
 
 def test_patch_is_idempotent_and_leaves_sklearn_alone():

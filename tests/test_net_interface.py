@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import indices, make_net
+from nets import indices, make_net
 from tod_plugin.errors import MissingHookError
 from tod_plugin.hooks import EpochSnapshots, StepSnapshot
 from tod_plugin.inference import score_pool

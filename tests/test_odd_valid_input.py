@@ -15,7 +15,7 @@ from tod_plugin.models import MODELS
 from tod_plugin.strategies import cod_sampling, random_sampling
 from tod_plugin_cli.main import main
 
-from conftest import indices, make_net
+from nets import indices, make_net
 
 
 @pytest.mark.parametrize("model", sorted(MODELS))

@@ -9,7 +9,7 @@ from tod_plugin.hooks import EpochSnapshots, StepSnapshot
 from tod_plugin.strategies import (BALSampler, PT4ALSampler, cod_sampling, coreset_sampling, ll4al_sampling,
                                    random_sampling, stconal_sampling, tod_sampling)
 
-from conftest import indices, make_net
+from nets import indices, make_net
 from counting_pool import CountingPool
 from gloo_ranks import run_two_ranks
 

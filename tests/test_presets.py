@@ -154,7 +154,7 @@ def test_the_exact_preset_is_tod_cifar10_with_the_reference_codes_choices(capsys
 def test_first_cycle_reaches_cod_from_the_command_line(tmp_path, digits, capsys):
     from modAL.models import ActiveLearner
 
-    from conftest import indices, make_net
+    from nets import indices, make_net
     from tod_plugin.experiment.strategies import STRATEGIES
     from tod_plugin.strategies import cod_sampling
 

@@ -16,7 +16,7 @@ from tod_plugin.pretext import RotationPretextNet, fit_rotation_pretext, pretext
 from tod_plugin.scoring import normalized_confidence
 from tod_plugin.strategies import PT4ALSampler
 
-from conftest import indices
+from nets import indices
 
 
 def test_rotations_are_rot90_image_major():

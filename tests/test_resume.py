@@ -93,7 +93,7 @@ def test_sigint_stops_the_run_with_exit_130_and_resume_gives_the_same_results(re
 def test_a_keyboard_interrupt_inside_a_fit_is_raised_not_swallowed(digits):
     from skorch.callbacks import Callback
 
-    from conftest import make_net
+    from nets import make_net
 
     class CtrlC(Callback):
         def on_batch_end(self, net, **kwargs):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from skorch.callbacks import Callback
 
-from conftest import make_net
+from nets import make_net
 from tod_plugin import ALNetClassifier
 from tod_plugin.batching import BatchPreparer
 from tod_plugin.errors import ConfigError

@@ -16,7 +16,7 @@ from tod_plugin.lr_schedules import CosineRestarts, lr_scheduler
 from tod_plugin.scoring import sharpened_kl
 from tod_plugin.strategies import stconal_sampling
 
-from conftest import RecordSteps, make_net
+from nets import RecordSteps, make_net
 
 
 class RecordEpochs(Callback):

@@ -18,7 +18,7 @@ from tod_plugin.strategies import (BALSampler, BudgetAwareSampler, CODSampler, P
                                    entropy_sampling, least_confidence_sampling, ll4al_sampling, margin_sampling,
                                    random_sampling, stconal_sampling, tod_sampling)
 
-from conftest import indices, make_net
+from nets import indices, make_net
 
 
 def fresh(sampler_class, ascending=False, **params):

@@ -20,6 +20,7 @@ import numbers
 
 import numpy as np
 import sklearn.utils
+from modAL.models.base import BaseLearner
 
 from .pool import is_lazy, read_in_order
 
@@ -82,8 +83,6 @@ def patch_modal_retrieve_rows():
 
 
 def _query_returns_scores():
-    from modAL.models.base import BaseLearner
-
     return "return_metrics" in inspect.signature(BaseLearner.query).parameters
 
 

@@ -17,12 +17,13 @@ from .pool import is_lazy
 MAX_SEED = 2**32 - 1  # numpy's RandomState takes seeds in [0, 2**32 - 1]
 
 
-def check_number(value, name, integral=False, low=None, high=None, low_open=False, none_ok=False, owner=None):
+def check_number(value, name, integral=False, low=None, high=None, low_open=False, high_open=False, none_ok=False,
+                 owner=None):
     """``value`` as a Python ``int`` (``integral``) or ``float``; else :class:`ConfigError` naming ``name``.
 
     The one rule for numbers in tod-plugin: ``bool`` and strings are not numbers; numpy integers
     and floats are; a float must be finite; ``low <= value`` (``low < value`` with ``low_open``)
-    and ``value <= high`` where given. ``None`` passes (returned as is) with ``none_ok``.
+    and ``value <= high`` (``value < high`` with ``high_open``) where given. ``None`` passes (returned as is) with ``none_ok``.
     (scikit-learn's ``check_scalar`` accepts ``True`` as an int and NaN in any range, hence this.)
     """
     if value is None and none_ok:
@@ -32,10 +33,13 @@ def check_number(value, name, integral=False, low=None, high=None, low_open=Fals
     if valid and not integral:
         valid = math.isfinite(value)
     if valid:
-        valid = (low is None or (value > low if low_open else value >= low)) and (high is None or value <= high)
+        valid = ((low is None or (value > low if low_open else value >= low))
+                 and (high is None or (value < high if high_open else value <= high)))
     if not valid:
         noun = "int" if integral else "number"
-        if low == 0 and low_open:
+        if high_open:
+            what = f"a {noun} in {'(' if low_open else '['}{low}, {high})"
+        elif low == 0 and low_open:
             what = f"a positive {noun}" + (f" <= {high}" if high is not None else "")
         else:
             bounds = [f"{'>' if low_open else '>='} {low}" if low is not None else None,
@@ -49,6 +53,11 @@ def check_number(value, name, integral=False, low=None, high=None, low_open=Fals
 def is_int(value):
     """An integer (numpy's included) that is not a bool."""
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def is_real(value):
+    """A real number (numpy's included) that is not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def check_normalize(normalize):

@@ -4,9 +4,9 @@ Files are looked for under the data folder: ``data_dir``, else ``$TOD_DATA_DIR``
 (see :mod:`tod_plugin.data.files`); ``imagefolder:PATH`` reads ``PATH/train/<class>/*`` and
 ``PATH/test/<class>/*``. Nothing touches the network unless ``download=True``.
 """
-import numbers
 
 from ..errors import ConfigError
+from ..validation import check_number
 from . import caltech, cifar, digits, imagefolder, svhn, tinyimagenet
 from .files import DATA_DIR_ENV, DatasetDamaged, DatasetNotFound, data_root
 from .spec import ImageDataset
@@ -66,8 +66,7 @@ def load_dataset(name, data_dir=None, download=False, image_size=None, cache_dir
     check_dataset_name(name)
     options = {}
     if image_size is not None:
-        if isinstance(image_size, bool) or not isinstance(image_size, numbers.Integral) or image_size < 1:
-            raise ConfigError(f"image_size must be a positive int, got {image_size!r}")
+        image_size = check_number(image_size, "image_size", integral=True, low=0, low_open=True)
         if name not in RESIZED and not name.startswith(imagefolder.PREFIX):
             raise ConfigError(f"image_size: {name} images keep their size; it applies to {', '.join(RESIZED)}")
         options["image_size"] = int(image_size)

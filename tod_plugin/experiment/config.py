@@ -142,9 +142,8 @@ class RunConfig:
         check_number(self.beta, "beta", low=0, low_open=True)
         if self.reinit not in (None, True, False):
             raise ConfigError(f"reinit must be true, false or null (the strategy's protocol), got {self.reinit!r}")
-        if self.dropout is not None and (isinstance(self.dropout, bool) or not isinstance(self.dropout, numbers.Real)
-                                         or not 0 <= self.dropout < 1):
-            raise ConfigError(f"dropout must be a number in [0, 1) (or null: the strategy's), got {self.dropout!r}")
+        if self.dropout is not None:  # None: the strategy's
+            check_number(self.dropout, "dropout", low=0, high=1, high_open=True)
         self._check_bald_dropout()
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")

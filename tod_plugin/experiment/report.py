@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..validation import is_int, is_real
 from .config import split_strategy
 from .presets import PRESETS
 from .strategies import STRATEGIES
@@ -51,10 +52,9 @@ def _is_record(record):
     """A results.jsonl line as ``tod-al run`` writes it (the fields the summaries read)."""
     if not isinstance(record, dict) or not isinstance(record.get("strategy"), str):
         return False
-    ints = all(isinstance(record.get(k), int) and not isinstance(record.get(k), bool) and record[k] >= 0
-               for k in ("trial", "cycle", "n_labeled"))
+    ints = all(is_int(record.get(k)) and record[k] >= 0 for k in ("trial", "cycle", "n_labeled"))
     accuracy = record.get("accuracy")
-    return ints and isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool) and 0 <= accuracy <= 1
+    return ints and is_real(accuracy) and 0 <= accuracy <= 1
 
 
 def _check_same_data(runs, folders):

@@ -21,6 +21,7 @@ from sklearn.cluster import KMeans
 from ..errors import ConfigError
 from ..inference import penultimate_features
 from ..modal_compat import indices_and_scores
+from ..validation import check_number
 from . import model as models
 from .pool import as_indices, class_counts, labels_digest, rescanned
 from .sampler import new_sampler, save_sampler, saved_sampler
@@ -106,8 +107,7 @@ def first_batch(project, net, X_pool, n, number, why, say):
 
 def query(project, n, quiet=False, say=print):
     """Write round ``len(rounds) + 1``'s sheet of ``n`` images and commit it; returns the round record."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ConfigError(f"-n must be a positive number of images, got {n!r}")
+    n = check_number(n, "-n (images to label)", integral=True, low=0, low_open=True)
     started = time.perf_counter()
     settings, state = project.settings, project.state
     images, index_file = rescanned(project, quiet, say)

@@ -12,11 +12,12 @@
 * ``supports_channels_last = True``: the network runs on NHWC tensors (no ``.view()`` of a feature
   map), so ``ALNetClassifier(channels_last="auto")`` gives it the faster layout.
 """
-import numbers
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from ..validation import check_number
 
 
 class StagedNet(nn.Module):
@@ -24,8 +25,7 @@ class StagedNet(nn.Module):
     supports_channels_last = True
 
     def build_heads(self, in_features, num_classes, aux_head, dropout=0.0):
-        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
-            raise ValueError(f"dropout (module__dropout) must be a number in [0, 1), got {dropout!r}")
+        dropout = check_number(dropout, "dropout (module__dropout)", low=0, high=1, high_open=True)
         self.dropout = nn.Dropout(float(dropout)) if dropout > 0 else None
         self.fc = nn.Linear(in_features, num_classes)
         self.fc_aux = nn.Linear(in_features, num_classes) if aux_head else None
