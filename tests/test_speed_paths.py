@@ -269,6 +269,7 @@ def test_cod_sampling_keeps_its_cache_per_net_and_not_in_a_pickle(small_split, m
     (lambda d: d.update(rows=d["rows"] + len(d["outputs"])), "positions of outputs"),
     (lambda d: d.update(setting=d["setting"].float()), "16 uint8"),
     (lambda d: d.update(note="hello"), "tensors"),
+    (lambda d: d.update({3: d["keys"]}), "tensors"),
     (lambda d: d.pop("outputs"), "tensors"),
 ])
 def test_cod_sampler_refuses_a_state_dict_it_did_not_save(small_split, change, message):

@@ -111,7 +111,8 @@ class CODSampler:
         message = "CODSampler.load_state_dict: state_dict is not one saved by CODSampler.state_dict()"
         needed = ("setting", "keys", "rows", "outputs")
         if not isinstance(state_dict, dict) or any(not isinstance(state_dict.get(k), torch.Tensor) for k in needed) \
-                or any(not (k in needed or (k.startswith("state.") and isinstance(v, torch.Tensor)))
+                or any(not (k in needed or (isinstance(k, str) and k.startswith("state.")
+                                             and isinstance(v, torch.Tensor)))
                        for k, v in state_dict.items()):
             raise ValueError(f"{message}: it needs tensors {needed} and state.<name> tensors only")
         setting, keys, rows, outputs = (state_dict[k].cpu() for k in needed)
