@@ -62,10 +62,13 @@ def _score_shards(net, X, models, score_fn, known, keep):
 
 
 def _score_rows(net, X, models, score_fn, known, keep):
+    """Scores (and ``models[keep]``'s outputs) of every row, written into tensors of the pool's length
+    made at the first batch: no per-batch pieces to concatenate, whose small long-lived blocks
+    between each batch's large transient ones would make the process's heap grow with the pool."""
     was_training = [m.training for m in models]
     for m in models:
         m.eval()
-    scores, kept, offset = [], [], 0
+    scores, kept, offset = None, None, 0
     try:
         with torch.inference_mode(), net.autocast():
             for read, x in _read_batches(net, X, bool(known)):
@@ -73,13 +76,20 @@ def _score_rows(net, X, models, score_fn, known, keep):
                 rows = _host_rows(read, X, start, offset) if known else None
                 outputs = [_outputs(m, x, known[i](start, offset, rows) if i in known else None)
                            for i, m in enumerate(models)]
-                scores.append(score_fn(*outputs).float())  # stays on the device: no per-batch sync
+                batch_scores = score_fn(*outputs).float()  # stays on the device: no per-batch sync
+                if scores is None:
+                    scores = batch_scores.new_empty((len(X), *batch_scores.shape[1:]))
+                    if keep is not None:
+                        kept = outputs[keep].new_empty((len(X), *outputs[keep].shape[1:]))
+                scores[start:offset] = batch_scores
                 if keep is not None:
-                    kept.append(outputs[keep])
+                    kept[start:offset] = outputs[keep]
     finally:
         for m, mode in zip(models, was_training):
             m.train(mode)
-    return torch.cat(scores).cpu(), (torch.cat(kept).cpu() if keep is not None else None)
+    if scores is None:  # an empty pool
+        return torch.empty(0), (torch.empty(0) if keep is not None else None)
+    return scores.cpu(), (kept.cpu() if keep is not None else None)
 
 
 class _KeepRows:
