@@ -27,10 +27,17 @@ SETTINGS = ["--trials", "2", "--cycles", "3", "--epochs", "2", "--initial", "30"
             "--strategy", "cod,cod+tod,random", "--device", "cpu", "--quiet"]
 
 
+def _default_sigint():
+    """A shell's background job starts with SIGINT ignored, and Python then installs no Ctrl-C handler:
+    the run under test gets the default one, as in a terminal, wherever pytest itself was started."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def cli(*args):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-m", "tod_plugin_cli.main", "run", *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
 
 
 def comparable(folder):
