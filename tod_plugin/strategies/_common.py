@@ -100,3 +100,9 @@ def rank_pool(classifier, X_pool, n_instances, subset, random_state, score, high
     scores = score(net, PoolView(X, rows) if len(rows) < n_pool else X)  # the subset, read lazily
     best = top(scores, n_instances, highest(net) if callable(highest) else highest)
     return query_result(rows[best], scores[best])
+
+
+def check_sampler_param(owner, name, value, integral=False, minimum=None, high=None, none_ok=False):
+    """``validation.check_number`` for a sampler's parameter: > 0, or >= ``minimum`` when given; <= ``high``."""
+    check_number(value, name, integral=integral, low=0 if minimum is None else minimum,
+                 low_open=minimum is None, high=high, none_ok=none_ok, owner=owner)

@@ -10,7 +10,8 @@ from sklearn.utils import check_random_state
 from ..errors import ConfigError
 from ..pretext import pretext_features
 from ..scoring import cluster_distance_difference
-from .pt4al import PretextOrderSampler, check_number
+from ._common import check_sampler_param
+from .pt4al import PretextOrderSampler
 
 #: How cycle 0 (the initial set) picks from W_0, as the reference's ``--first``.
 FIRST_LABELS = ("high1st", "uni", "low1st", "rand")
@@ -102,9 +103,9 @@ class BALSampler(PretextOrderSampler):
 
     def _check_params(self):
         super()._check_params()
-        check_number(self.owner, "beta", self.beta)
-        check_number(self.owner, "stride", self.stride, integral=True, none_ok=True)
-        check_number(self.owner, "n_clusters", self.n_clusters, integral=True, minimum=2, none_ok=True)
+        check_sampler_param(self.owner, "beta", self.beta)
+        check_sampler_param(self.owner, "stride", self.stride, integral=True, none_ok=True)
+        check_sampler_param(self.owner, "n_clusters", self.n_clusters, integral=True, minimum=2, none_ok=True)
         if self.first not in FIRST_LABELS:
             raise ConfigError(f"{self.owner}: first must be one of {', '.join(FIRST_LABELS)}, got {self.first!r}")
 

@@ -15,8 +15,8 @@ from sklearn.utils import check_random_state
 from ..atomic import atomic_write_bytes
 from ..modal_compat import query_result
 from ..pretext import PoolIndex, fit_rotation_pretext, pretext_features, pretext_net
-from ._common import candidates, check_n_instances, pool_size
-from .pt4al import _task_net, check_number
+from ._common import candidates, check_n_instances, check_sampler_param, pool_size
+from .pt4al import _task_net
 
 
 class FeatureSpaceSampler(BaseEstimator):
@@ -80,9 +80,9 @@ class FeatureSpaceSampler(BaseEstimator):
         if self.feature_extractor is not None and not callable(self.feature_extractor):
             raise TypeError(f"{self.owner}: feature_extractor must be None or a function rows -> (N, F) array, "
                             f"got {type(self.feature_extractor).__name__}")
-        check_number(self.owner, "pretext_epochs", self.pretext_epochs, integral=True)
-        check_number(self.owner, "pretext_batch_size", self.pretext_batch_size, integral=True)
-        check_number(self.owner, "pretext_lr", self.pretext_lr)
+        check_sampler_param(self.owner, "pretext_epochs", self.pretext_epochs, integral=True)
+        check_sampler_param(self.owner, "pretext_batch_size", self.pretext_batch_size, integral=True)
+        check_sampler_param(self.owner, "pretext_lr", self.pretext_lr)
 
     def _fingerprint(self, net):
         """What the pretext features depend on (shared by every sampler with the same settings)."""

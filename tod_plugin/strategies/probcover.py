@@ -9,9 +9,8 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 
 from ..errors import ConfigError
-from ._common import split_pipeline
+from ._common import check_sampler_param, split_pipeline
 from .feature_space import FeatureSpaceSampler
-from .pt4al import check_number
 
 GRAPH_BLOCK_ROWS = 2048
 
@@ -75,9 +74,9 @@ class ProbCoverSampler(FeatureSpaceSampler):
 
     def _check_params(self):
         super()._check_params()
-        check_number(self.owner, "delta", self.delta, none_ok=True)
-        check_number(self.owner, "n_clusters", self.n_clusters, integral=True, minimum=2, none_ok=True)
-        check_number(self.owner, "purity", self.purity, high=1)
+        check_sampler_param(self.owner, "delta", self.delta, none_ok=True)
+        check_sampler_param(self.owner, "n_clusters", self.n_clusters, integral=True, minimum=2, none_ok=True)
+        check_sampler_param(self.owner, "purity", self.purity, high=1)
 
     def fit(self, classifier, X):
         super().fit(classifier, X)

@@ -14,7 +14,6 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from ..atomic import atomic_write_bytes
-from .. import validation
 from ..errors import ConfigError
 from ..modal_compat import query_result
 from ..validation import check_random_state
@@ -22,7 +21,7 @@ from ..estimator import ALNetClassifier
 from ..pool import PoolView
 from ..pretext import PoolIndex, fit_rotation_pretext, pretext_net, rotation_losses
 from ..scoring import normalized_confidence
-from ._common import check_n_instances, pool_size, resolve_net, top
+from ._common import check_n_instances, check_sampler_param, pool_size, resolve_net, top
 
 
 def window_candidates(available, lo, hi, n_instances):
@@ -40,12 +39,6 @@ def window_candidates(available, lo, hi, n_instances):
     distance = np.maximum(np.maximum(lo - ranks, ranks - hi + 1), 0)
     nearest = np.lexsort((ranks, distance))[:n_instances]
     return np.sort(ranks[nearest])
-
-
-def check_number(owner, name, value, integral=False, minimum=None, high=None, none_ok=False):
-    """``validation.check_number`` for a sampler's parameter: > 0, or >= ``minimum`` when given; <= ``high``."""
-    validation.check_number(value, name, integral=integral, low=0 if minimum is None else minimum,
-                            low_open=minimum is None, high=high, none_ok=none_ok, owner=owner)
 
 
 def _task_net(classifier, X_pool, need_fitted):
@@ -156,9 +149,9 @@ class PretextOrderSampler(BaseEstimator):
         return [int(s) for s in rng.randint(2**31 - 1, size=n)]
 
     def _check_params(self):
-        check_number(self.owner, "pretext_epochs", self.pretext_epochs, integral=True)
-        check_number(self.owner, "pretext_batch_size", self.pretext_batch_size, integral=True)
-        check_number(self.owner, "pretext_lr", self.pretext_lr)
+        check_sampler_param(self.owner, "pretext_epochs", self.pretext_epochs, integral=True)
+        check_sampler_param(self.owner, "pretext_batch_size", self.pretext_batch_size, integral=True)
+        check_sampler_param(self.owner, "pretext_lr", self.pretext_lr)
         if not isinstance(self.pretext_augment, (bool, np.bool_)):
             raise ConfigError(f"{self.owner}: pretext_augment must be True or False, got {self.pretext_augment!r}")
 
@@ -233,7 +226,7 @@ class PT4ALSampler(PretextOrderSampler):
 
     def _check_params(self):
         super()._check_params()
-        check_number(self.owner, "n_batches", self.n_batches, integral=True, none_ok=True)
+        check_sampler_param(self.owner, "n_batches", self.n_batches, integral=True, none_ok=True)
 
     def _order(self, net, X):
         (seed,) = self._seeds(1)

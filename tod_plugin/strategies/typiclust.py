@@ -9,7 +9,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from ..scoring import typicality
 from .feature_space import FeatureSpaceSampler
-from .pt4al import check_number
+from ._common import check_sampler_param
 
 TYPICALITY_NEIGHBOURS = 20
 
@@ -53,8 +53,8 @@ class TypiClustSampler(FeatureSpaceSampler):
 
     def _check_params(self):
         super()._check_params()
-        check_number(self.owner, "max_clusters", self.max_clusters, integral=True)
-        check_number(self.owner, "min_cluster_size", self.min_cluster_size, integral=True, minimum=0)
+        check_sampler_param(self.owner, "max_clusters", self.max_clusters, integral=True)
+        check_sampler_param(self.owner, "min_cluster_size", self.min_cluster_size, integral=True, minimum=0)
 
     def _select(self, labeled, candidates, n_instances, rng):
         n_clusters = min(len(labeled) + n_instances, self.max_clusters, len(self.features_))

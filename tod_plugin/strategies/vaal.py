@@ -20,8 +20,7 @@ from ..errors import ConfigError
 from ..modal_compat import query_result
 from ..models.vae import VAE, LatentDiscriminator
 from ..pretext import row_keys
-from ._common import candidates, check_n_instances, pool_size, resolve_net, top
-from .pt4al import check_number
+from ._common import candidates, check_n_instances, check_sampler_param, pool_size, resolve_net, top
 
 PAPER_SETTINGS = {"epochs": 100, "batch_size": 128, "width": 128, "latent_dim": 32, "lr": 5e-4, "vae_steps": 2}
 
@@ -81,10 +80,10 @@ class VAALSampler(BaseEstimator):
 
     def _check_params(self):
         for name in ("epochs", "batch_size", "latent_dim", "width", "vae_steps"):
-            check_number("VAALSampler", name, getattr(self, name), integral=True)
-        check_number("VAALSampler", "lr", self.lr)
+            check_sampler_param("VAALSampler", name, getattr(self, name), integral=True)
+        check_sampler_param("VAALSampler", "lr", self.lr)
         for name in ("beta", "adversary_weight"):
-            check_number("VAALSampler", name, getattr(self, name), minimum=0)
+            check_sampler_param("VAALSampler", name, getattr(self, name), minimum=0)
 
     def _networks(self, X, device):
         shape = np.shape(X)[1:]
