@@ -59,7 +59,7 @@ def _check_milestones(ctx, settings, resume):
 @click.option("--strategy", "strategies", default="cod,random", callback=_comma_list,
               help="Comma list of strategies: cod, tod, ll4al, stconal, stconal-ema, bal, pt4al, coreset, entropy, "
               "margin, least-confidence, bald, badge, vaal, typiclust, probcover, random, or auto (TypiClust below "
-              "10 labels per class, then COD); NAME+tod or NAME+ll4al trains that strategy's net with an "
+              "10 labels per class, then BADGE); NAME+tod or NAME+ll4al trains that strategy's net with an "
               "auxiliary loss (e.g. cod+tod).")
 @click.option("--trials", default=3, type=int, help="Independent repetitions (seed, seed+1, ...).")
 @click.option("--cycles", default=6, type=int, help="Query cycles after the initial fit.")

@@ -1,7 +1,7 @@
 """A cold start on the embedded digits: 20 labels, then the budget-aware strategy and the baselines.
 
 ``BudgetAwareSampler`` asks TypiClust (typical points of uncovered clusters in the rotation pretext's
-feature space) while the labeled set has fewer than 10 labels per class, COD afterwards. The
+feature space) while the labeled set has fewer than 10 labels per class, BADGE afterwards. The
 others are the papers' baselines, each a modAL query strategy.
 
     python examples/low_budget.py
@@ -19,7 +19,7 @@ from tod_plugin.strategies import (BudgetAwareSampler, ProbCoverSampler, TypiClu
 def strategies(seed, pretext_epochs):
     """Name -> a query strategy; the stateful samplers are made per run."""
     return {
-        # TypiClust below 10 labels per class, then COD (the default high_budget)
+        # TypiClust below 10 labels per class, then BADGE (the default high_budget)
         "auto": BudgetAwareSampler(TypiClustSampler(pretext_epochs=pretext_epochs, random_state=seed)),
         "probcover": ProbCoverSampler(pretext_epochs=pretext_epochs, random_state=seed),
         "vaal": VAALSampler(epochs=2, random_state=seed),

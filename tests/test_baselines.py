@@ -263,6 +263,10 @@ def test_budget_aware_sampler_switches_at_labels_per_class(digits):
     above = BudgetAwareSampler(low, margin_sampling, labels_per_class=4)  # 40 labels = 4 x 10: switched
     np.testing.assert_array_equal(indices(above(learner, pool, 3)), indices(margin_sampling(learner, pool, 3)))
     assert above.last_choice_ == "margin_sampling"
+    default = BudgetAwareSampler(low, labels_per_class=4)  # no high_budget: BADGE
+    np.testing.assert_array_equal(indices(default(learner, pool, 3, random_state=1)),
+                                  indices(badge_sampling(learner, pool, 3, random_state=1)))
+    assert default.last_choice_ == "badge_sampling"
     with pytest.raises(ValueError, match="labels_per_class"):
         BudgetAwareSampler(labels_per_class=-1)(learner, pool, 3)
     with pytest.raises(ValueError, match="labels_per_class must be a number >= 0, got True"):

@@ -84,7 +84,7 @@ def _vaal_sampler(config, seed, cache_path, n_pool):
 
 
 def _auto_sampler(config, seed, cache_path, n_pool):
-    """TypiClust below 10 labels per class (sharing TypiClust's pretext cache), COD from there."""
+    """TypiClust below 10 labels per class (sharing TypiClust's pretext cache), BADGE from there."""
     return BudgetAwareSampler(low_budget=_pretext_features(TypiClustSampler)(config, seed, cache_path, n_pool),
                               random_state=seed)
 
